@@ -1,0 +1,86 @@
+"""Azure Functions entry points (Python v2 model): triggers and bindings only.
+
+Each function decodes its trigger, calls into shared/, and encodes the answer. Queue names and
+the HTTP auth level come from app settings, read once at indexing so a bad setting fails fast.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import http_api, redaction, stages
+from shared.messages import Stage
+from shared.services import get_services
+from shared.settings import Settings
+
+redaction.install()
+SETTINGS = Settings.from_env()
+QUEUES = SETTINGS.queues
+CONNECTION = SETTINGS.storage_connection
+HTTP_AUTH = (
+    func.AuthLevel.ANONYMOUS if SETTINGS.http_auth_level == "anonymous" else func.AuthLevel.FUNCTION
+)
+
+app = func.FunctionApp(http_auth_level=HTTP_AUTH)
+
+
+def _http(response: http_api.ApiResponse) -> func.HttpResponse:
+    return func.HttpResponse(
+        response.text(),
+        status_code=response.status,
+        headers=response.headers,
+        mimetype=response.content_type,
+        charset="utf-8",
+    )
+
+
+# -- HTTP: manual requests and status ---------------------------------------------------------
+
+
+@app.function_name("copies_create")
+@app.route(route="copies", methods=["POST"])
+async def copies_create(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.post_copy(await get_services(), req.get_body()))
+
+
+@app.function_name("copies_get")
+@app.route(route="copies/{id}", methods=["GET"])
+async def copies_get(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.get_copy(await get_services(), req.route_params.get("id", "")))
+
+
+@app.function_name("copies_list")
+@app.route(route="copies", methods=["GET"])
+async def copies_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.list_copies(await get_services(), dict(req.params)))
+
+
+# -- queue stages and their poison queues ----------------------------------------------------
+
+
+def _stage(stage: Stage, queue: str) -> None:
+    """Register the stage's trigger and the trigger on its `-poison` queue."""
+
+    async def run_stage(msg: func.QueueMessage) -> None:
+        await stages.handle(await get_services(), stage, msg.get_body())
+
+    async def run_poison(msg: func.QueueMessage) -> None:
+        await stages.handle_poison(await get_services(), stage, msg.get_body())
+
+    name = stage.value.replace("-", "_")
+    run_stage.__name__ = run_stage.__qualname__ = f"stage_{name}"
+    run_poison.__name__ = run_poison.__qualname__ = f"poison_{name}"
+    app.function_name(f"stage_{name}")(
+        app.queue_trigger(arg_name="msg", queue_name=queue, connection=CONNECTION)(run_stage)
+    )
+    app.function_name(f"poison_{name}")(
+        app.queue_trigger(arg_name="msg", queue_name=f"{queue}-poison", connection=CONNECTION)(
+            run_poison
+        )
+    )
+
+
+_stage(Stage.ENSURE_TARGET, QUEUES.ensure_target)
+_stage(Stage.START_COPY, QUEUES.start_copy)
+_stage(Stage.POLL, QUEUES.poll)
+_stage(Stage.FINISH, QUEUES.finish)

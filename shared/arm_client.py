@@ -1,0 +1,456 @@
+"""Azure Resource Manager client: auth, retries, the long-running-operation protocol.
+
+- One `httpx.AsyncClient` per worker, explicit timeouts.
+- The bearer token is sent only to the configured ARM origin. Any absolute URL that ARM hands
+  back (operation status, Location, nextLink) on another origin is refused before a token is
+  even fetched.
+- Retries only named transient failures (429, 408, 5xx, connection errors), bounded and jittered
+  by stamina, honouring Retry-After. A Retry-After longer than the inline limit is not slept
+  through: `ArmThrottled` goes up so the stage can re-enqueue its message with that delay.
+- Errors are parsed from ARM's body (`{"error": {...}}`, or the bare Compute 429 shape) and
+  classified transient or permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import stamina
+
+from shared.settings import ArmSettings
+
+log = logging.getLogger(__name__)
+
+_TERMINAL = {"succeeded", "failed", "canceled"}
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+USER_AGENT = "rpcopy/0.1 (+azure-functions-python)"
+
+
+class ArmError(Exception):
+    """An ARM call that did not succeed, with ARM's code and message where there were any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+        operation: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.transient = transient
+        self.retry_after = retry_after
+        self.operation = operation
+
+    def __str__(self) -> str:
+        where = f" during {self.operation}" if self.operation else ""
+        status = f"HTTP {self.status} " if self.status else ""
+        return f"{status}{self.code}{where}: {self.message}"
+
+
+class ArmNotFound(ArmError):
+    """404: the resource (or its parent) does not exist."""
+
+
+class ArmThrottled(ArmError):
+    """429 with a Retry-After longer than we wait in-process."""
+
+
+class ForeignHostError(ArmError):
+    """ARM (or something posing as it) pointed us at another origin; no token was sent."""
+
+
+class TokenSource(Protocol):
+    async def token(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class StaticToken:
+    """A fixed bearer token, for the local ARM emulator only."""
+
+    value: str = field(repr=False)
+
+    async def token(self) -> str:
+        return self.value
+
+    async def close(self) -> None:
+        return None
+
+
+class AzureIdentityToken:
+    """Managed identity / DefaultAzureCredential, with the token cached until near expiry."""
+
+    def __init__(self, scope: str, managed_identity_client_id: str | None = None) -> None:
+        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
+
+        self._scope = scope
+        self._credential: Any = (
+            ManagedIdentityCredential(client_id=managed_identity_client_id)
+            if managed_identity_client_id
+            else DefaultAzureCredential()
+        )
+        self._cached: str | None = None
+        self._expires_on = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._cached is None or time.time() > self._expires_on - 300:
+                access = await self._credential.get_token(self._scope)
+                self._cached, self._expires_on = access.token, float(access.expires_on)
+            return self._cached
+
+    async def close(self) -> None:
+        await self._credential.close()
+
+
+def token_source_for(settings: ArmSettings) -> TokenSource:
+    if settings.credential == "static":
+        assert settings.static_token, "settings validation guarantees a static token"
+        return StaticToken(settings.static_token)
+    return AzureIdentityToken(settings.scope, settings.managed_identity_client_id)
+
+
+@dataclass(frozen=True)
+class ArmResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.body if isinstance(self.body, dict) else {}
+
+
+@dataclass(frozen=True)
+class LroResult:
+    succeeded: bool
+    status: str
+    error: ArmError | None
+    body: dict[str, Any]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """ARM sends whole seconds; an HTTP-date or garbage is treated as absent."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: Any, operation: str
+) -> ArmError:
+    """Build the classified error for a non-2xx ARM answer."""
+    detail: Mapping[str, Any] = {}
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        # Compute's 429 body comes without the "error" wrapper; accept both shapes.
+        detail = inner if isinstance(inner, Mapping) else body
+    code = str(detail.get("code") or f"Http{status}")
+    message = str(detail.get("message") or f"ARM answered HTTP {status}")
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    transient = status in _TRANSIENT_STATUS
+    kind: type[ArmError] = ArmNotFound if status == 404 else ArmError
+    return kind(
+        message,
+        code=code,
+        status=status,
+        transient=transient,
+        retry_after=retry_after,
+        operation=operation,
+    )
+
+
+class ArmClient:
+    def __init__(
+        self,
+        settings: ArmSettings,
+        tokens: TokenSource,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._tokens = tokens
+        origin = urlsplit(settings.endpoint)
+        self._origin = (origin.scheme, origin.hostname, origin.port)
+        self._http = httpx.AsyncClient(
+            base_url=settings.endpoint,
+            timeout=httpx.Timeout(
+                settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)
+            ),
+            follow_redirects=False,  # a redirect could carry the token elsewhere
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._tokens.close()
+
+    # -- origin guard ---------------------------------------------------------------------
+
+    def check_url(self, url: str, operation: str) -> str:
+        """Return a URL that is safe to send the token to, or raise ForeignHostError."""
+        if url.startswith("/") and not url.startswith("//"):
+            return url
+        parts = urlsplit(url)
+        port = parts.port
+        default = {"https": 443, "http": 80}.get(parts.scheme)
+        expected_port = self._origin[2] or {"https": 443, "http": 80}.get(self._origin[0])
+        same = (
+            parts.scheme == self._origin[0]
+            and (parts.hostname or "").lower() == (self._origin[1] or "").lower()
+            and (port or default) == expected_port
+        )
+        if not same:
+            # Never log the full URL: it could carry a signature or token-like query.
+            raise ForeignHostError(
+                f"refused to call {parts.scheme}://{parts.hostname}: only the configured ARM "
+                "endpoint receives requests",
+                code="ForeignHost",
+                operation=operation,
+            )
+        return url
+
+    # -- core request -----------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        correlation_id: str | None = None,
+        api_version: str | None = None,
+        accept_status: tuple[int, ...] = (),
+    ) -> ArmResponse:
+        """One logical ARM call with bounded retries of transient failures."""
+        target = self.check_url(url, operation)
+        query = dict(params or {})
+        if "api-version=" not in target:
+            query.setdefault("api-version", api_version or self.settings.api_version)
+
+        def backoff(exc: Exception) -> bool | float:
+            if not isinstance(exc, ArmError) or not exc.transient or isinstance(exc, ArmThrottled):
+                return False
+            if exc.retry_after is not None:
+                return max(exc.retry_after, 0.01)  # 0 would read as "do not retry"
+            return True
+
+        async for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=self.settings.max_attempts,
+            timeout=None,
+            wait_initial=0.5,
+            wait_max=min(30.0, self.settings.max_inline_wait_seconds or 30.0),
+            wait_jitter=1.0,
+        ):
+            with attempt:
+                return await self._send_once(
+                    method, target, operation, json, query, correlation_id, accept_status
+                )
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        json: Any,
+        params: Mapping[str, str],
+        correlation_id: str | None,
+        accept_status: tuple[int, ...],
+    ) -> ArmResponse:
+        headers = {
+            "Authorization": f"Bearer {await self._tokens.token()}",
+            "x-ms-client-request-id": str(uuid.uuid4()),
+        }
+        if correlation_id:
+            headers["x-ms-correlation-request-id"] = correlation_id
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, url, headers=headers, params=params, json=json
+            )
+        except httpx.TransportError as exc:
+            log.warning("ARM %s %s failed to connect: %s", operation, method, type(exc).__name__)
+            raise ArmError(
+                f"connection to ARM failed ({type(exc).__name__})",
+                code="ConnectionError",
+                transient=True,
+                operation=operation,
+            ) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            "ARM %s %s -> %s in %.0f ms (request id %s)",
+            operation,
+            method,
+            response.status_code,
+            elapsed_ms,
+            response.headers.get("x-ms-request-id", "-"),
+        )
+        body: Any = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        if response.status_code >= 400 and response.status_code not in accept_status:
+            error = error_from_response(response.status_code, response.headers, body, operation)
+            if (
+                error.transient
+                and error.retry_after is not None
+                and error.retry_after > self.settings.max_inline_wait_seconds
+            ):
+                raise ArmThrottled(
+                    error.message,
+                    code=error.code,
+                    status=error.status,
+                    transient=True,
+                    retry_after=error.retry_after,
+                    operation=operation,
+                )
+            raise error
+        return ArmResponse(response.status_code, response.headers, body)
+
+    # -- conveniences -------------------------------------------------------------------------
+
+    async def get(self, url: str, *, operation: str, **kwargs: Any) -> dict[str, Any]:
+        return (await self.request("GET", url, operation=operation, **kwargs)).json
+
+    async def get_or_none(
+        self, url: str, *, operation: str, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        try:
+            return await self.get(url, operation=operation, **kwargs)
+        except ArmNotFound:
+            return None
+
+    async def put(self, url: str, body: Any, *, operation: str, **kwargs: Any) -> ArmResponse:
+        return await self.request("PUT", url, operation=operation, json=body, **kwargs)
+
+    async def list_all(
+        self, url: str, *, operation: str, params: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a pageable list, following nextLink (same-origin only)."""
+        page = await self.get(url, operation=operation, params=params, **kwargs)
+        while True:
+            for item in page.get("value") or []:
+                if isinstance(item, dict):
+                    yield item
+            next_link = page.get("nextLink")
+            if not next_link:
+                return
+            # nextLink carries its own query (api-version, skiptoken): do not add params again.
+            page = await self.get(str(next_link), operation=operation, **kwargs)
+
+    async def operation_status(self, url: str, *, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One read of an Azure-AsyncOperation resource (always 200 while readable)."""
+        return await self.get(url, operation=operation, **kwargs)
+
+    async def wait_for_completion(
+        self,
+        method: str,
+        resource_url: str,
+        response: ArmResponse,
+        *,
+        operation: str,
+        correlation_id: str | None = None,
+    ) -> LroResult:
+        """The ARM long-running-operation protocol: Azure-AsyncOperation, then Location, then
+        the resource's provisioningState. Bounded by `lro_timeout_seconds`."""
+        deadline = time.monotonic() + self.settings.lro_timeout_seconds
+        async_url = response.headers.get("azure-asyncoperation")
+        location = response.headers.get("location")
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if response.status in (200, 201, 204) and method != "PUT" and not async_url:
+            return LroResult(True, "Succeeded", None, response.json)
+        while True:
+            if async_url:
+                status_body = await self.operation_status(
+                    async_url, operation="Operations_Get", correlation_id=correlation_id
+                )
+                status = str(status_body.get("status") or "InProgress")
+                if status.lower() in _TERMINAL:
+                    return await self._finish(
+                        method, resource_url, status, status_body, operation, correlation_id
+                    )
+            elif location:
+                polled = await self.request(
+                    "GET", location, operation="Operations_Get", correlation_id=correlation_id
+                )
+                retry_after = parse_retry_after(polled.headers.get("retry-after"))
+                if polled.status != 202:
+                    return LroResult(True, "Succeeded", None, polled.json)
+            else:
+                body = await self.get_or_none(
+                    resource_url, operation=operation, correlation_id=correlation_id
+                )
+                if body is None:
+                    # A DELETE without operation headers is done when the resource is gone.
+                    gone = method == "DELETE"
+                    return LroResult(gone, "Succeeded" if gone else "Failed", None, {})
+                state = str((body.get("properties") or {}).get("provisioningState") or "Succeeded")
+                if state.lower() in _TERMINAL:
+                    ok = state.lower() == "succeeded"
+                    error = (
+                        None
+                        if ok
+                        else ArmError(f"provisioningState {state}", code=state, operation=operation)
+                    )
+                    return LroResult(ok, state, error, body)
+            if time.monotonic() > deadline:
+                raise ArmError(
+                    "the long-running operation did not finish within "
+                    f"{self.settings.lro_timeout_seconds:.0f}s",
+                    code="OperationTimeout",
+                    transient=True,
+                    operation=operation,
+                )
+            await asyncio.sleep(
+                retry_after if retry_after is not None else self.settings.lro_poll_seconds
+            )
+
+    async def _finish(
+        self,
+        method: str,
+        resource_url: str,
+        status: str,
+        status_body: Mapping[str, Any],
+        operation: str,
+        correlation_id: str | None,
+    ) -> LroResult:
+        if status.lower() != "succeeded":
+            raw = status_body.get("error")
+            detail = raw if isinstance(raw, Mapping) else {}
+            error = ArmError(
+                str(detail.get("message") or f"the operation ended {status}"),
+                code=str(detail.get("code") or status),
+                operation=operation,
+            )
+            return LroResult(False, status, error, dict(status_body))
+        if method == "PUT":
+            body = await self.get(resource_url, operation=operation, correlation_id=correlation_id)
+            return LroResult(True, status, None, body)
+        return LroResult(True, status, None, dict(status_body))

@@ -1,0 +1,238 @@
+"""Turn a copy request (HTTP, Event Grid or the sweep) into a job: validate, dedupe, enqueue.
+
+The job id is derived from (source restore point, target region), so every intake path lands on
+the same ledger row: a copy that is queued, running, done or superseded is returned as it is; a
+failed one starts a new run (Azure cannot resume a failed copy, so the run gets a new target
+restore point name).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.arm_client import ArmError
+from shared.ledger import JobRecord, JobState, Outbound
+from shared.messages import JobMessage, Stage, Trigger, job_id_for
+from shared.outbox import deliver
+from shared.regions import known_regions
+from shared.resource_ids import (
+    InvalidResourceId,
+    RestorePointId,
+    normalize_region,
+    validate_resource_group_name,
+    validate_resource_name,
+)
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 80
+
+
+class IntakeError(Exception):
+    """A request we will not act on; `status` is the HTTP status a caller should see."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    source: RestorePointId
+    target_region: str
+    target_resource_group: str | None = None
+    target_collection_name: str | None = None
+    trigger: Trigger = Trigger.HTTP
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_collection_name(source_collection: str, target_region: str) -> str:
+    """`{source collection}-{target region}`, trimmed to ARM's 80-character names."""
+    suffix = f"-{target_region}"
+    return source_collection[: MAX_NAME - len(suffix)] + suffix
+
+
+def restore_point_name_for_run(source_name: str, run: int) -> str:
+    if run == 1:
+        return source_name
+    suffix = f"-run{run}"
+    return source_name[: MAX_NAME - len(suffix)] + suffix
+
+
+def validate_target(request: CopyRequest, services: Services) -> tuple[str, str, str]:
+    """Region, resource group and collection name of the target, or IntakeError 400."""
+    errors: list[dict[str, str]] = []
+    region = ""
+    try:
+        region = normalize_region(request.target_region, "targetRegion")
+        if region not in known_regions(services.settings.extra_regions):
+            errors.append(
+                {
+                    "field": "targetRegion",
+                    "message": f"{region!r} is not a known Azure "
+                    "region (add it to EXTRA_REGIONS if it is new)",
+                }
+            )
+    except InvalidResourceId as exc:
+        errors.append({"field": "targetRegion", "message": str(exc)})
+    group = request.target_resource_group or request.source.collection.resource_group
+    try:
+        validate_resource_group_name(group, "targetResourceGroup")
+    except InvalidResourceId as exc:
+        errors.append({"field": "targetResourceGroup", "message": str(exc)})
+    name = request.target_collection_name or default_collection_name(
+        request.source.collection.name, region or "target"
+    )
+    try:
+        validate_resource_name(name, "targetCollectionName")
+    except InvalidResourceId as exc:
+        errors.append({"field": "targetCollectionName", "message": str(exc)})
+    if errors:
+        raise IntakeError(400, "Invalid copy request", errors[0]["message"], errors=errors)
+    return region, group, name
+
+
+async def _arm_lookup(services: Services, url: str, operation: str) -> dict[str, Any] | None:
+    try:
+        return await services.arm.get_or_none(url, operation=operation)
+    except ArmError as exc:
+        if exc.transient:
+            raise IntakeError(
+                503,
+                "Azure Resource Manager is unavailable",
+                f"could not read {url}: {exc}; try again shortly",
+                retry_after=int(exc.retry_after or 30),
+            ) from None
+        raise IntakeError(
+            502, "Azure Resource Manager refused the lookup", f"reading {url} failed: {exc}"
+        ) from None
+
+
+async def check_source(services: Services, source: RestorePointId, target_region: str) -> str:
+    """The source must exist, must not be a copy, and must be in another region."""
+    rp = await _arm_lookup(services, str(source), "RestorePoints_Get")
+    if rp is None:
+        raise IntakeError(
+            422,
+            "Source restore point not found",
+            f"restore point {source} does not exist (or this app's identity cannot read it)",
+        )
+    if (rp.get("properties") or {}).get("sourceRestorePoint"):
+        raise IntakeError(
+            422,
+            "Source is a copy",
+            f"{source} is itself a cross-region copy; Azure cannot copy a copy. "
+            "Copy the original restore point instead.",
+        )
+    rpc = await _arm_lookup(services, str(source.collection), "RestorePointCollections_Get")
+    if rpc is None:
+        raise IntakeError(
+            422, "Source collection not found", f"collection {source.collection} does not exist"
+        )
+    source_region = str(rpc.get("location") or "").replace(" ", "").lower()
+    if source_region == target_region:
+        raise IntakeError(
+            422,
+            "Target region is the source region",
+            f"{source} is in {source_region}; choose a different targetRegion "
+            "(Azure does not copy restore points within a region)",
+        )
+    return source_region
+
+
+def _first_message(record: JobRecord, services: Services) -> Outbound:
+    message = JobMessage(
+        job_id=record.job_id,
+        run=record.run,
+        step=record.step,
+        stage=Stage.ENSURE_TARGET,
+        source_restore_point_id=record.source_restore_point_id,
+        target_region=record.target_region,
+        target_resource_group=record.target_resource_group,
+        target_collection_name=record.target_collection_name,
+        target_restore_point_name=record.target_restore_point_name,
+        correlation_id=record.correlation_id,
+        trigger=record.trigger,
+        requested_at=record.requested_at,
+    )
+    return Outbound(services.settings.queues.ensure_target, message.encode())
+
+
+async def request_copy(
+    services: Services, request: CopyRequest, *, verify_source: bool = True
+) -> tuple[JobRecord, bool]:
+    """Create (or find) the job for this request. Returns (job, started_now)."""
+    region, group, name = validate_target(request, services)
+    source_region = await check_source(services, request.source, region) if verify_source else None
+    now = services.clock()
+    job_id = job_id_for(request.source, region)
+    fresh = JobRecord(
+        job_id=job_id,
+        run=1,
+        state=JobState.QUEUED,
+        source_restore_point_id=str(request.source),
+        source_collection_id=str(request.source.collection),
+        source_region=source_region,
+        target_region=region,
+        target_resource_group=group,
+        target_collection_name=name,
+        target_restore_point_name=restore_point_name_for_run(request.source.name, 1),
+        trigger=request.trigger,
+        correlation_id=str(uuid.uuid4()),
+        requested_at=now,
+        updated_at=now,
+        outbox_sent=False,
+    )
+    fresh = fresh.evolve(outbox=(_first_message(fresh, services),))
+
+    def restart(existing: JobRecord) -> JobRecord | None:
+        if existing.state is not JobState.FAILED:
+            return None
+        run = existing.run + 1
+        again = existing.evolve(
+            run=run,
+            step=existing.step + 1,
+            state=JobState.QUEUED,
+            trigger=request.trigger,
+            correlation_id=str(uuid.uuid4()),
+            requested_at=now,
+            updated_at=now,
+            started_at=None,
+            replication_done_at=None,
+            finished_at=None,
+            percent=None,
+            expected_finish=None,
+            disks=(),
+            failure=None,
+            target_restore_point_id=None,
+            target_restore_point_name=restore_point_name_for_run(request.source.name, run),
+            attempts={},
+            source_region=source_region or existing.source_region,
+        )
+        return again.evolve(outbox=(_first_message(again, services),), outbox_sent=False)
+
+    record, changed = await services.ledger.put_new_or_replace_failed(fresh, restart=restart)
+    if changed:
+        log.info("job %s run %s queued (%s)", record.job_id, record.run, request.trigger.value)
+        await deliver(services, record)
+        return record, True
+    if not record.outbox_sent and not record.state.terminal:
+        # An earlier request stored the job but died before sending; finish its work.
+        await deliver(services, record)
+    return record, False

@@ -1,0 +1,173 @@
+"""The versioned job message that carries a copy from stage to stage through the queues.
+
+One schema for every stage: the message is the job's state in flight, so any instance can pick
+it up. Unknown fields and unknown versions are rejected: a message we do not fully understand is
+not acted on (it ends as a failed job, see shared/stages.py), never half-processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from shared.resource_ids import InvalidResourceId, RestorePointId, normalize_region
+
+MESSAGE_VERSION = 1
+
+
+class Stage(StrEnum):
+    ENSURE_TARGET = "ensure-target"
+    START_COPY = "start-copy"
+    POLL = "poll"
+    FINISH = "finish"
+
+
+class Trigger(StrEnum):
+    HTTP = "http"
+    EVENT_GRID = "eventgrid"
+    SWEEP = "sweep"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Failure(_Model):
+    """Why a job failed: ARM's code and message where ARM gave one, else ours."""
+
+    code: str
+    message: str
+    stage: Stage | None = None
+
+
+class DiskProgress(_Model):
+    """One disk restore point's replication as last seen in the instance view."""
+
+    id: str | None = None
+    name: str | None = None
+    percent: float | None = None
+    code: str | None = None
+    level: str | None = None
+
+
+class PollState(_Model):
+    count: int = Field(default=0, ge=0)
+    started_at: AwareDatetime | None = None
+    last_polled_at: AwareDatetime | None = None
+    last_percent: float | None = None
+    # When the published percentage last moved; drives the rate estimate in poll_schedule.
+    last_progress_at: AwareDatetime | None = None
+    first_percent: float | None = None
+    first_percent_at: AwareDatetime | None = None
+
+
+class Outcome(_Model):
+    state: Literal["Succeeded", "Failed", "Superseded"]
+    failure: Failure | None = None
+    disks: tuple[DiskProgress, ...] = ()
+    replication_done_at: AwareDatetime | None = None
+
+
+class JobMessage(_Model):
+    version: Literal[1] = MESSAGE_VERSION
+    job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    # A failed job can be requested again; each new attempt is a new run with its own target
+    # restore point (Azure cannot resume a failed copy). Messages of older runs are ignored.
+    run: int = Field(default=1, ge=1)
+    # The ledger row's step this message was sent for. A stage acts only if the row is still at
+    # this step, and moves it on by one when it commits: duplicates and stale messages drop out.
+    step: int = Field(default=0, ge=0)
+    stage: Stage
+    source_restore_point_id: str
+    target_region: str
+    target_resource_group: str
+    target_collection_name: str
+    target_restore_point_name: str
+    correlation_id: str
+    trigger: Trigger
+    requested_at: AwareDatetime
+    started_at: AwareDatetime | None = None
+    attempts: dict[str, int] = Field(default_factory=dict)
+    last_status: str | None = None
+    operation_url: str | None = None
+    poll: PollState = Field(default_factory=PollState)
+    outcome: Outcome | None = None
+
+    @property
+    def source(self) -> RestorePointId:
+        return RestorePointId.parse(self.source_restore_point_id)
+
+    def attempts_at(self, stage: Stage) -> int:
+        return self.attempts.get(stage.value, 0)
+
+    def next(self, stage: Stage, **changes: Any) -> JobMessage:
+        """The message for the next stage (or the same stage again)."""
+        return self.model_copy(update={"stage": stage, **changes})
+
+    def with_attempt(self) -> JobMessage:
+        attempts = dict(self.attempts)
+        attempts[self.stage.value] = attempts.get(self.stage.value, 0) + 1
+        return self.model_copy(update={"attempts": attempts})
+
+    def encode(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class InvalidMessage(ValueError):
+    """A queue message that cannot be processed; carries whatever could be recovered of it."""
+
+    def __init__(self, reason: str, *, job_id: str | None = None, raw: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.job_id = job_id
+        self.raw_sha256 = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
+
+
+def decode_message(raw: str | bytes) -> JobMessage:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidMessage(f"message is not JSON: {exc}", raw=text) from None
+    job_id = document.get("jobId") if isinstance(document, dict) else None
+    job_id = job_id if isinstance(job_id, str) and len(job_id) == 32 else None
+    if isinstance(document, dict) and document.get("version") not in (None, MESSAGE_VERSION):
+        raise InvalidMessage(
+            f"message version {document.get('version')!r} is not supported (expected "
+            f"{MESSAGE_VERSION})",
+            job_id=job_id,
+            raw=text,
+        )
+    try:
+        message = JobMessage.model_validate(document)
+        RestorePointId.parse(message.source_restore_point_id, "sourceRestorePointId")
+        normalize_region(message.target_region, "targetRegion")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidMessage(
+            f"message does not match schema v1: {problems}", job_id=job_id, raw=text
+        ) from None
+    except InvalidResourceId as exc:
+        raise InvalidMessage(str(exc), job_id=job_id, raw=text) from None
+    return message
+
+
+def job_id_for(source: RestorePointId, target_region: str) -> str:
+    """Deterministic: the same (restore point, region) is the same job on every intake path."""
+    key = f"{source.normalized}|{normalize_region(target_region)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def utc_iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

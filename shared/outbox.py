@@ -1,0 +1,54 @@
+"""Commit a job step and send what it produced, so a crash can neither lose nor double a step.
+
+A stage does its (idempotent) ARM work, then `commit` moves the ledger row from step N to N+1
+under its ETag together with the messages to send, then sends them and marks them sent. If the
+process dies after the commit, a redelivered message finds the row at N+1 with an unsent outbox
+and `deliver` sends it again; the messages of step N+1 act only once, whatever arrives twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from shared.ledger import JobRecord, Outbound
+from shared.messages import JobMessage
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def commit(
+    services: Services,
+    message: JobMessage,
+    transform: Callable[[JobRecord], JobRecord],
+    outbound: Callable[[JobRecord], Sequence[Outbound]],
+) -> JobRecord | None:
+    """Claim step `message.step` -> +1 with `transform` applied; None if someone else did."""
+    now = services.clock()
+
+    def mutate(record: JobRecord) -> JobRecord | None:
+        if record.run != message.run or record.step != message.step or record.state.terminal:
+            return None
+        changed = transform(record).evolve(step=record.step + 1, updated_at=now)
+        return changed.evolve(outbox=tuple(outbound(changed)), outbox_sent=False)
+
+    stored, changed = await services.ledger.update(message.job_id, mutate)
+    if not changed or stored is None:
+        log.info("job %s step %s was already committed; nothing sent", message.job_id, message.step)
+        return None
+    await deliver(services, stored)
+    return stored
+
+
+async def deliver(services: Services, record: JobRecord) -> None:
+    """Send the record's outbox and mark it sent (only if the row is still at that step)."""
+    for item in record.outbox:
+        await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)
+
+    def mark(current: JobRecord) -> JobRecord | None:
+        if current.step != record.step or current.run != record.run or current.outbox_sent:
+            return None
+        return current.evolve(outbox_sent=True)
+
+    await services.ledger.update(record.job_id, mark)

@@ -1,0 +1,224 @@
+"""Every app setting the app reads, with defaults, parsed once and validated at startup.
+
+App settings arrive as environment variables (Azure) or from local.settings.json (local hosts).
+A bad value fails fast with the setting's name: the app never runs on a half-understood config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+# Cross-region copy needs >= 2022-03-01; 2025-04-01 is the newest version with the full
+# restore point spec (sourceRestorePoint, instanceView under properties).
+DEFAULT_ARM_API_VERSION = "2025-04-01"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class QueueNames:
+    ensure_target: str = "rpcopy-ensure-target"
+    start_copy: str = "rpcopy-start-copy"
+    poll: str = "rpcopy-poll"
+    finish: str = "rpcopy-finish"
+    events: str = "copy-events"
+
+    def stages(self) -> tuple[str, str, str, str]:
+        return (self.ensure_target, self.start_copy, self.poll, self.finish)
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """Replication polling; see shared/poll_schedule.py for how these combine."""
+
+    initial_seconds: float = 60.0
+    min_seconds: float = 30.0
+    max_seconds: float = 900.0
+    # Azure publishes progress about every 10 minutes; polling faster learns nothing new.
+    progress_granularity_seconds: float = 600.0
+    # Azure terminates a copy after 14 days; we give up a little after that.
+    copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
+
+
+@dataclass(frozen=True)
+class ArmSettings:
+    endpoint: str = DEFAULT_ARM_ENDPOINT
+    api_version: str = DEFAULT_ARM_API_VERSION
+    # "default" = DefaultAzureCredential (managed identity in Azure); "static" = a fixed token
+    # for the local emulator only.
+    credential: str = "default"
+    managed_identity_client_id: str | None = None
+    static_token: str | None = field(default=None, repr=False)
+    token_scope: str | None = None
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    # A Retry-After longer than this is not slept through in-process; the stage re-enqueues
+    # its message with that delay instead, so no worker sits idle for 20 minutes.
+    max_inline_wait_seconds: float = 30.0
+    lro_poll_seconds: float = 10.0
+    lro_timeout_seconds: float = 600.0
+
+    @property
+    def scope(self) -> str:
+        return self.token_scope or f"{self.endpoint.rstrip('/')}/.default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection: str = "AzureWebJobsStorage"
+    queues: QueueNames = field(default_factory=QueueNames)
+    ledger_table: str = "rpcopyjobs"
+    arm: ArmSettings = field(default_factory=ArmSettings)
+    poll: PollSettings = field(default_factory=PollSettings)
+    http_auth_level: str = "function"
+    event_source: str = "/rpcopy"
+    extra_regions: frozenset[str] = frozenset()
+    # Transient stage failures are retried by re-enqueueing with backoff this many times.
+    stage_max_attempts: int = 6
+    stage_retry_base_seconds: float = 5.0
+    # Throttled copy PUTs wait out Retry-After; this bounds how many times in a row.
+    max_throttle_waits: int = 48
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        return _parse(os.environ if env is None else env)
+
+
+def _str(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _opt(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"setting {name}={raw!r} must be a number") from None
+    if value < minimum:
+        raise SettingsError(f"setting {name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"setting {name}={raw!r} must be a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"setting {name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _str(env, name, default).lower()
+    if value not in choices:
+        raise SettingsError(f"setting {name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def _queue(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _str(env, name, default)
+    # Azure queue names: 3-63 lower-case letters, digits and single dashes; "-poison" is added.
+    ok = 3 <= len(value) <= 56 and value.replace("-", "").isalnum() and value == value.lower()
+    if not ok or value.startswith("-") or value.endswith("-") or "--" in value:
+        raise SettingsError(
+            f"setting {name}={value!r} must be a queue name of 3-56 lower-case letters, digits "
+            "and single dashes (the host appends '-poison')"
+        )
+    return value
+
+
+def _endpoint(env: Mapping[str, str]) -> str:
+    value = _str(env, "ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query:
+        raise SettingsError(
+            f"setting ARM_ENDPOINT={value!r} must be a bare origin such as "
+            "https://management.azure.com"
+        )
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        # Bearer tokens never travel in clear text; plain http is only for a loopback emulator.
+        raise SettingsError("setting ARM_ENDPOINT may use http:// only for a loopback emulator")
+    return value
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    credential = _choice(env, "ARM_CREDENTIAL", "default", ("default", "static"))
+    static_token = _opt(env, "ARM_STATIC_TOKEN")
+    if credential == "static" and not static_token:
+        raise SettingsError("setting ARM_STATIC_TOKEN is required when ARM_CREDENTIAL=static")
+    arm = ArmSettings(
+        endpoint=_endpoint(env),
+        api_version=_str(env, "ARM_API_VERSION", DEFAULT_ARM_API_VERSION),
+        credential=credential,
+        managed_identity_client_id=_opt(env, "ARM_MANAGED_IDENTITY_CLIENT_ID"),
+        static_token=static_token,
+        token_scope=_opt(env, "ARM_TOKEN_SCOPE"),
+        timeout_seconds=_float(env, "ARM_TIMEOUT_SECONDS", 30.0, minimum=1.0),
+        max_attempts=_int(env, "ARM_MAX_ATTEMPTS", 5),
+        max_inline_wait_seconds=_float(env, "ARM_MAX_INLINE_WAIT_SECONDS", 30.0),
+        lro_poll_seconds=_float(env, "ARM_LRO_POLL_SECONDS", 10.0, minimum=0.01),
+        lro_timeout_seconds=_float(env, "ARM_LRO_TIMEOUT_SECONDS", 600.0, minimum=1.0),
+    )
+    if arm.api_version < "2022-03-01":
+        raise SettingsError(
+            f"setting ARM_API_VERSION={arm.api_version!r}: cross-region copy needs 2022-03-01 "
+            "or newer"
+        )
+    poll = PollSettings(
+        initial_seconds=_float(env, "POLL_INITIAL_SECONDS", 60.0),
+        min_seconds=_float(env, "POLL_MIN_SECONDS", 30.0),
+        max_seconds=_float(env, "POLL_MAX_SECONDS", 900.0, minimum=0.01),
+        progress_granularity_seconds=_float(env, "POLL_PROGRESS_GRANULARITY_SECONDS", 600.0),
+        copy_timeout_seconds=_float(env, "COPY_TIMEOUT_SECONDS", 14 * 24 * 3600 + 3600, minimum=1),
+    )
+    if poll.min_seconds > poll.max_seconds:
+        raise SettingsError("setting POLL_MIN_SECONDS must not exceed POLL_MAX_SECONDS")
+    # A visibility delay cannot exceed 7 days in Azure Storage.
+    if poll.max_seconds > 7 * 24 * 3600:
+        raise SettingsError("setting POLL_MAX_SECONDS must be at most 604800 (7 days)")
+    queues = QueueNames(
+        ensure_target=_queue(env, "QUEUE_ENSURE_TARGET", QueueNames.ensure_target),
+        start_copy=_queue(env, "QUEUE_START_COPY", QueueNames.start_copy),
+        poll=_queue(env, "QUEUE_POLL", QueueNames.poll),
+        finish=_queue(env, "QUEUE_FINISH", QueueNames.finish),
+        events=_queue(env, "EVENTS_QUEUE", QueueNames.events),
+    )
+    if len(set(queues.stages()) | {queues.events}) != 5:
+        raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
+    table = _str(env, "LEDGER_TABLE", "rpcopyjobs")
+    if not (table.isalnum() and table[0].isalpha() and 3 <= len(table) <= 63):
+        raise SettingsError(f"setting LEDGER_TABLE={table!r} must be 3-63 letters and digits")
+    return Settings(
+        storage_connection=_str(env, "STORAGE_CONNECTION", "AzureWebJobsStorage"),
+        queues=queues,
+        ledger_table=table,
+        arm=arm,
+        poll=poll,
+        http_auth_level=_choice(env, "HTTP_AUTH_LEVEL", "function", ("function", "anonymous")),
+        event_source=_str(env, "EVENT_SOURCE", "/rpcopy"),
+        extra_regions=frozenset(
+            normalize
+            for normalize in _str(env, "EXTRA_REGIONS", "").lower().replace(",", " ").split()
+        ),
+        stage_max_attempts=_int(env, "STAGE_MAX_ATTEMPTS", 6),
+        stage_retry_base_seconds=_float(env, "STAGE_RETRY_BASE_SECONDS", 5.0),
+        max_throttle_waits=_int(env, "MAX_THROTTLE_WAITS", 48),
+    )

@@ -1,0 +1,63 @@
+"""Pure decision: should a stage act on this message, given the job's ledger row?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.ledger import JobRecord, JobState
+from shared.messages import JobMessage, Stage
+
+
+class Verdict(StrEnum):
+    PROCESS = "process"
+    RESEND = "resend"  # the step was committed but its outbox may not have gone out
+    DROP = "drop"
+    MISSING = "missing"  # no ledger row: the message cannot be tied to a job we know
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str
+
+
+# The states in which each stage may find its job (a redelivery can find the later one).
+_STATES_FOR_STAGE: dict[Stage, frozenset[JobState]] = {
+    Stage.ENSURE_TARGET: frozenset({JobState.QUEUED, JobState.CREATING_TARGET}),
+    Stage.START_COPY: frozenset({JobState.STARTING}),
+    Stage.POLL: frozenset({JobState.REPLICATING}),
+    Stage.FINISH: frozenset(
+        {
+            JobState.QUEUED,
+            JobState.WAITING,
+            JobState.CREATING_TARGET,
+            JobState.STARTING,
+            JobState.REPLICATING,
+        }
+    ),
+}
+
+
+def decide(record: JobRecord | None, message: JobMessage) -> Decision:
+    if record is None:
+        return Decision(Verdict.MISSING, f"job {message.job_id} is not in the ledger")
+    if record.run != message.run:
+        return Decision(
+            Verdict.DROP, f"message is for run {message.run}, job is on run {record.run}"
+        )
+    if record.step == message.step:
+        if record.state.terminal:
+            return Decision(Verdict.DROP, f"job already ended {record.state.value}")
+        if record.state not in _STATES_FOR_STAGE[message.stage]:
+            return Decision(
+                Verdict.DROP,
+                f"stage {message.stage.value} does not apply to a job in state "
+                f"{record.state.value}",
+            )
+        return Decision(Verdict.PROCESS, "job is at this message's step")
+    if record.step == message.step + 1 and not record.outbox_sent:
+        return Decision(Verdict.RESEND, "step was committed but its messages were not all sent")
+    return Decision(
+        Verdict.DROP, f"duplicate or stale: message step {message.step}, job step {record.step}"
+    )
