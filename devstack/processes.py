@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -58,7 +59,7 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.popen = subprocess.Popen(  # noqa: S603 - args are ours
+        self.popen = subprocess.Popen(
             list(self.args),
             cwd=self.cwd,
             env=dict(self.env) if self.env is not None else None,
@@ -99,10 +100,8 @@ class ManagedProcess:
         try:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.popen.wait(timeout=timeout)
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.arm_client import ArmError
-from shared.ledger import JobRecord, JobState, Outbound
-from shared.messages import JobMessage, Stage, Trigger, job_id_for
+from shared.job_flow import admit_job
+from shared.ledger import JobRecord, JobState
+from shared.messages import Trigger, job_id_for, parse_arm_time
 from shared.outbox import deliver
 from shared.regions import known_regions
 from shared.resource_ids import (
@@ -124,7 +126,9 @@ async def _arm_lookup(services: Services, url: str, operation: str) -> dict[str,
         ) from None
 
 
-async def check_source(services: Services, source: RestorePointId, target_region: str) -> str:
+async def check_source(
+    services: Services, source: RestorePointId, target_region: str
+) -> tuple[str, datetime | None]:
     """The source must exist, must not be a copy, and must be in another region."""
     rp = await _arm_lookup(services, str(source), "RestorePoints_Get")
     if rp is None:
@@ -153,39 +157,31 @@ async def check_source(services: Services, source: RestorePointId, target_region
             f"{source} is in {source_region}; choose a different targetRegion "
             "(Azure does not copy restore points within a region)",
         )
-    return source_region
-
-
-def _first_message(record: JobRecord, services: Services) -> Outbound:
-    message = JobMessage(
-        job_id=record.job_id,
-        run=record.run,
-        step=record.step,
-        stage=Stage.ENSURE_TARGET,
-        source_restore_point_id=record.source_restore_point_id,
-        target_region=record.target_region,
-        target_resource_group=record.target_resource_group,
-        target_collection_name=record.target_collection_name,
-        target_restore_point_name=record.target_restore_point_name,
-        correlation_id=record.correlation_id,
-        trigger=record.trigger,
-        requested_at=record.requested_at,
-    )
-    return Outbound(services.settings.queues.ensure_target, message.encode())
+    created = (rp.get("properties") or {}).get("timeCreated")
+    return source_region, parse_arm_time(created)
 
 
 async def request_copy(
-    services: Services, request: CopyRequest, *, verify_source: bool = True
+    services: Services,
+    request: CopyRequest,
+    *,
+    known_source: tuple[str, datetime | None] | None = None,
 ) -> tuple[JobRecord, bool]:
-    """Create (or find) the job for this request. Returns (job, started_now)."""
+    """Create (or find) the job for this request. Returns (job, new_run_started).
+
+    `known_source` (region, creation time) skips the ARM lookup when the caller (the sweep)
+    has just listed the source restore point.
+    """
     region, group, name = validate_target(request, services)
-    source_region = await check_source(services, request.source, region) if verify_source else None
+    if known_source is None:
+        known_source = await check_source(services, request.source, region)
+    source_region, source_created_at = known_source
     now = services.clock()
     job_id = job_id_for(request.source, region)
     fresh = JobRecord(
         job_id=job_id,
         run=1,
-        state=JobState.QUEUED,
+        state=JobState.WAITING,
         source_restore_point_id=str(request.source),
         source_collection_id=str(request.source.collection),
         source_region=source_region,
@@ -197,9 +193,9 @@ async def request_copy(
         correlation_id=str(uuid.uuid4()),
         requested_at=now,
         updated_at=now,
-        outbox_sent=False,
+        source_created_at=source_created_at,
+        detail="admission pending",
     )
-    fresh = fresh.evolve(outbox=(_first_message(fresh, services),))
 
     def restart(existing: JobRecord) -> JobRecord | None:
         if existing.state is not JobState.FAILED:
@@ -208,7 +204,8 @@ async def request_copy(
         again = existing.evolve(
             run=run,
             step=existing.step + 1,
-            state=JobState.QUEUED,
+            state=JobState.WAITING,
+            detail="admission pending",
             trigger=request.trigger,
             correlation_id=str(uuid.uuid4()),
             requested_at=now,
@@ -224,14 +221,19 @@ async def request_copy(
             target_restore_point_name=restore_point_name_for_run(request.source.name, run),
             attempts={},
             source_region=source_region or existing.source_region,
+            source_created_at=source_created_at or existing.source_created_at,
+            outbox=(),
+            outbox_sent=True,
         )
-        return again.evolve(outbox=(_first_message(again, services),), outbox_sent=False)
+        return again
 
     record, changed = await services.ledger.put_new_or_replace_failed(fresh, restart=restart)
     if changed:
-        log.info("job %s run %s queued (%s)", record.job_id, record.run, request.trigger.value)
-        await deliver(services, record)
-        return record, True
+        log.info("job %s run %s requested (%s)", record.job_id, record.run, request.trigger.value)
+        return await admit_job(services, record), True
+    if record.state is JobState.WAITING:
+        # Admission may have been cut short by a crash; deciding again is idempotent.
+        return await admit_job(services, record), False
     if not record.outbox_sent and not record.state.terminal:
         # An earlier request stored the job but died before sending; finish its work.
         await deliver(services, record)

@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
+from shared.copy_rules import pair_key
 from shared.messages import DiskProgress, Failure, Stage, Trigger
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,12 @@ class JobRecord:
     outbox: tuple[Outbound, ...] = ()
     outbox_sent: bool = True
     runs_failed: int = 0
+    # Why the job waits or how it ended, in words (e.g. which job it waits for).
+    detail: str | None = None
+
+    @property
+    def pair_key(self) -> str:
+        return pair_key(self.source_collection_id, self.target_region)
 
     def evolve(self, **changes: Any) -> JobRecord:
         return replace(self, **changes)
@@ -159,6 +166,8 @@ class JobRecord:
             "Outbox": json.dumps([o.to_json() for o in self.outbox]),
             "OutboxSent": self.outbox_sent,
             "RunsFailed": self.runs_failed,
+            "PairKey": self.pair_key,
+            "Detail": self.detail,
         }
         return {k: v for k, v in entity.items() if v is not None}
 
@@ -197,6 +206,7 @@ class JobRecord:
             outbox=tuple(Outbound.from_json(o) for o in json.loads(entity.get("Outbox") or "[]")),
             outbox_sent=bool(entity.get("OutboxSent", True)),
             runs_failed=int(entity.get("RunsFailed", 0)),
+            detail=entity.get("Detail"),
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -224,6 +234,8 @@ class JobRecord:
             "expectedFinish": _iso(self.expected_finish),
             "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in self.disks],
             "attempts": dict(self.attempts),
+            "sourceCreatedAt": _iso(self.source_created_at),
+            "detail": self.detail,
             "error": self.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
             if self.failure
             else None,
@@ -379,6 +391,15 @@ class Ledger:
         await self.ensure_table()
         states = " or ".join(f"State eq '{s.value}'" for s in ACTIVE_STATES)
         return [JobRecord.from_entity(e) async for e in self._table.query_entities(states)]
+
+    async def waiting_for_pair(self, key: str) -> list[JobRecord]:
+        await self.ensure_table()
+        return [
+            JobRecord.from_entity(e)
+            async for e in self._table.query_entities(
+                "PairKey eq @key and State eq 'Waiting'", parameters={"key": key}
+            )
+        ]
 
     async def for_source_collection(self, source_collection_id: str) -> list[JobRecord]:
         await self.ensure_table()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from shared.resource_ids import InvalidResourceId, RestorePointId, normalize_region
 
 MESSAGE_VERSION = 1
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Stage(StrEnum):
@@ -138,11 +140,13 @@ def decode_message(raw: str | bytes) -> JobMessage:
     except ValueError as exc:
         raise InvalidMessage(f"message is not JSON: {exc}", raw=text) from None
     job_id = document.get("jobId") if isinstance(document, dict) else None
-    job_id = job_id if isinstance(job_id, str) and len(job_id) == 32 else None
-    if isinstance(document, dict) and document.get("version") not in (None, MESSAGE_VERSION):
+    # Only a well-formed id is recovered: it becomes a ledger key when the job is failed.
+    job_id = job_id if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) else None
+    version = document.get("version") if isinstance(document, dict) else None
+    # bool is an int subclass (True == 1): a boolean is not a version.
+    if isinstance(version, bool) or version not in (None, MESSAGE_VERSION):
         raise InvalidMessage(
-            f"message version {document.get('version')!r} is not supported (expected "
-            f"{MESSAGE_VERSION})",
+            f"message version {version!r} is not supported (expected {MESSAGE_VERSION})",
             job_id=job_id,
             raw=text,
         )
@@ -167,6 +171,20 @@ def job_id_for(source: RestorePointId, target_region: str) -> str:
     """Deterministic: the same (restore point, region) is the same job on every intake path."""
     key = f"{source.normalized}|{normalize_region(target_region)}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def parse_arm_time(value: Any) -> datetime | None:
+    """ARM timestamps ("2023-10-20T03:43:09.9156474+00:00": 7 fractional digits)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Python < 3.12 parses at most 6 fractional digits.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def utc_iso(value: datetime) -> str:

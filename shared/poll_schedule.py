@@ -9,6 +9,7 @@ Azure publishes progress about every 10 minutes and it may jump from 0 to 100, s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,7 +61,11 @@ def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPl
     granularity = max(settings.progress_granularity_seconds, settings.min_seconds)
     ceiling = min(settings.max_seconds, granularity)
     floor = min(settings.min_seconds, ceiling)
-    backoff = settings.initial_seconds * (2 ** max(state.count - 1, 0))
+    # initial * 2**(count-1); a copy can be polled ~2000 times, past what a float holds.
+    try:
+        backoff = math.ldexp(settings.initial_seconds, max(state.count - 1, 0))
+    except OverflowError:
+        backoff = math.inf
     bound = max(min(backoff, ceiling), floor)
     finish = expected_finish(state)
     if finish is None:

@@ -65,10 +65,11 @@ def _disk(entry: Mapping[str, Any]) -> DiskProgress:
     return DiskProgress(id=disk_id, name=name, percent=percent, code=code, level=level)
 
 
-def _is_failed(code: str | None, level: str | None) -> bool:
-    if level is not None and level.lower() == "error":
+def _is_failed(code: object, level: object) -> bool:
+    # statuses[] entries are read raw: anything that is not a string says nothing.
+    if isinstance(level, str) and level.lower() == "error":
         return True
-    return code is not None and code.lower().endswith(_FAILED_SUFFIXES)
+    return isinstance(code, str) and code.lower().endswith(_FAILED_SUFFIXES)
 
 
 def _is_succeeded(disk: DiskProgress) -> bool:

@@ -60,7 +60,8 @@ def _match(pattern: re.Pattern[str], value: object, what: str, shape: str) -> re
     if not isinstance(value, str):
         raise InvalidResourceId(f"{what} must be a string of the form {shape}")
     # No stripping or URL-decoding: an id that needs fixing up is not the id the user meant.
-    match = pattern.match(value)
+    # fullmatch, not match: "$" also matches before a trailing newline.
+    match = pattern.fullmatch(value)
     if match is None:
         raise InvalidResourceId(f"{what} {value!r} is not of the form {shape}")
     return match

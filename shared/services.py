@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from shared.arm_client import ArmClient, token_source_for
 from shared.ledger import Ledger
 from shared.queues import QueueSender
+from shared.rules_store import RulesStore
 from shared.settings import Settings
 from shared.storage import StorageAccount
 
@@ -24,20 +25,24 @@ class Services:
     arm: ArmClient
     ledger: Ledger
     queues: QueueSender
+    rules: RulesStore
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         account = StorageAccount.from_env(settings.storage_connection)
+        tables = account.table_service()
         return cls(
             settings=settings,
             arm=ArmClient(settings.arm, token_source_for(settings.arm)),
-            ledger=Ledger(account.table_service(), settings.ledger_table),
+            ledger=Ledger(tables, settings.ledger_table),
             queues=QueueSender(account.queue_service()),
+            rules=RulesStore(tables, settings.rules_table),
         )
 
     async def close(self) -> None:
         await self.arm.close()
+        await self.rules.close()
         await self.ledger.close()
         await self.queues.close()
 

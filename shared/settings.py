@@ -6,15 +6,20 @@ A bad value fails fast with the setting's name: the app never runs on a half-und
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from shared.resource_ids import InvalidResourceId, normalize_region
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 # Cross-region copy needs >= 2022-03-01; 2025-04-01 is the newest version with the full
 # restore point spec (sourceRestorePoint, instanceView under properties).
 DEFAULT_ARM_API_VERSION = "2025-04-01"
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
 
 class SettingsError(ValueError):
@@ -84,6 +89,10 @@ class Settings:
     stage_retry_base_seconds: float = 5.0
     # Throttled copy PUTs wait out Retry-After; this bounds how many times in a row.
     max_throttle_waits: int = 48
+    rules_table: str = "rpcopyrules"
+    # Azure allows 3 copy PUTs per hour per target collection; we stay inside that ourselves.
+    copy_puts_per_window: int = 3
+    copy_put_window_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +117,8 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
         value = float(raw)
     except ValueError:
         raise SettingsError(f"setting {name}={raw!r} must be a number") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"setting {name}={raw!r} must be a finite number")
     if value < minimum:
         raise SettingsError(f"setting {name}={raw!r} must be at least {minimum}")
     return value
@@ -136,7 +147,12 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
 def _queue(env: Mapping[str, str], name: str, default: str) -> str:
     value = _str(env, name, default)
     # Azure queue names: 3-63 lower-case letters, digits and single dashes; "-poison" is added.
-    ok = 3 <= len(value) <= 56 and value.replace("-", "").isalnum() and value == value.lower()
+    ok = (
+        3 <= len(value) <= 56
+        and value.isascii()
+        and value.replace("-", "").isalnum()
+        and value == value.lower()
+    )
     if not ok or value.startswith("-") or value.endswith("-") or "--" in value:
         raise SettingsError(
             f"setting {name}={value!r} must be a queue name of 3-56 lower-case letters, digits "
@@ -145,10 +161,43 @@ def _queue(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _regions(env: Mapping[str, str], name: str) -> frozenset[str]:
+    try:
+        return frozenset(
+            normalize_region(region, f"setting {name} entry")
+            for region in _str(env, name, "").replace(",", " ").split()
+        )
+    except InvalidResourceId as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - the property raises ValueError for a port not in 0-65535
+    except ValueError:
+        return False
+    return True
+
+
+def _table(env: Mapping[str, str], name: str, default: str) -> str:
+    table = _str(env, name, default)
+    if not (table.isascii() and table.isalnum() and table[0].isalpha() and 3 <= len(table) <= 63):
+        raise SettingsError(f"setting {name}={table!r} must be 3-63 letters and digits")
+    return table
+
+
 def _endpoint(env: Mapping[str, str]) -> str:
     value = _str(env, "ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT).rstrip("/")
     parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query:
+    if (
+        not _valid_port(parts)
+        or parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
         raise SettingsError(
             f"setting ARM_ENDPOINT={value!r} must be a bare origin such as "
             "https://management.azure.com"
@@ -177,10 +226,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         lro_poll_seconds=_float(env, "ARM_LRO_POLL_SECONDS", 10.0, minimum=0.01),
         lro_timeout_seconds=_float(env, "ARM_LRO_TIMEOUT_SECONDS", 600.0, minimum=1.0),
     )
-    if arm.api_version < "2022-03-01":
+    if not _API_VERSION.fullmatch(arm.api_version) or arm.api_version < "2022-03-01":
         raise SettingsError(
-            f"setting ARM_API_VERSION={arm.api_version!r}: cross-region copy needs 2022-03-01 "
-            "or newer"
+            f"setting ARM_API_VERSION={arm.api_version!r} must be an api-version such as "
+            f"{DEFAULT_ARM_API_VERSION}: cross-region copy needs 2022-03-01 or newer"
         )
     poll = PollSettings(
         initial_seconds=_float(env, "POLL_INITIAL_SECONDS", 60.0),
@@ -203,9 +252,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     )
     if len(set(queues.stages()) | {queues.events}) != 5:
         raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
-    table = _str(env, "LEDGER_TABLE", "rpcopyjobs")
-    if not (table.isalnum() and table[0].isalpha() and 3 <= len(table) <= 63):
-        raise SettingsError(f"setting LEDGER_TABLE={table!r} must be 3-63 letters and digits")
+    table = _table(env, "LEDGER_TABLE", "rpcopyjobs")
     return Settings(
         storage_connection=_str(env, "STORAGE_CONNECTION", "AzureWebJobsStorage"),
         queues=queues,
@@ -214,11 +261,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
         poll=poll,
         http_auth_level=_choice(env, "HTTP_AUTH_LEVEL", "function", ("function", "anonymous")),
         event_source=_str(env, "EVENT_SOURCE", "/rpcopy"),
-        extra_regions=frozenset(
-            normalize
-            for normalize in _str(env, "EXTRA_REGIONS", "").lower().replace(",", " ").split()
-        ),
+        extra_regions=_regions(env, "EXTRA_REGIONS"),
         stage_max_attempts=_int(env, "STAGE_MAX_ATTEMPTS", 6),
         stage_retry_base_seconds=_float(env, "STAGE_RETRY_BASE_SECONDS", 5.0),
         max_throttle_waits=_int(env, "MAX_THROTTLE_WAITS", 48),
+        rules_table=_table(env, "RULES_TABLE", "rpcopyrules"),
+        copy_puts_per_window=_int(env, "COPY_PUTS_PER_WINDOW", 3),
+        copy_put_window_seconds=_float(env, "COPY_PUT_WINDOW_SECONDS", 3600.0, minimum=1.0),
     )

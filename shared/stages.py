@@ -22,12 +22,13 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from shared import events
 from shared.arm_client import ArmError, ArmThrottled
+from shared.job_flow import job_event_out, release_and_promote
 from shared.ledger import JobRecord, JobState, Outbound
 from shared.messages import (
     Failure,
@@ -37,6 +38,7 @@ from shared.messages import (
     Stage,
     Trigger,
     decode_message,
+    parse_arm_time,
 )
 from shared.outbox import commit, deliver
 from shared.poll_schedule import next_poll, observe
@@ -46,6 +48,8 @@ from shared.services import Services
 from shared.step_guard import Verdict, decide
 
 log = logging.getLogger(__name__)
+
+MANAGED_TAG = "rpcopy-managed"
 
 
 class Result(StrEnum):
@@ -88,13 +92,6 @@ def to_stage(
     """The message for `stage`, at the step the commit moves the row to."""
     nxt = message.next(stage, step=record.step, **changes)
     return Outbound(queue_for(services, stage), nxt.encode(), delay)
-
-
-def event_out(services: Services, record: JobRecord, event_type: events.EventType) -> Outbound:
-    event = events.job_event(
-        event_type, record, source=services.settings.event_source, time=services.clock()
-    )
-    return Outbound(services.settings.queues.events, events.encode(event))
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -251,7 +248,7 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
     else:
         _check_target_collection(existing, target, source.collection, message.target_region)
 
-    created_at = _parse_time((source_rp.get("properties") or {}).get("timeCreated"))
+    created_at = parse_arm_time((source_rp.get("properties") or {}).get("timeCreated"))
     await commit(
         services,
         message,
@@ -285,16 +282,6 @@ def _check_target_collection(
         )
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 # -- stage 2: start the copy ------------------------------------------------------------------
 
 
@@ -310,6 +297,15 @@ async def start_copy(services: Services, message: JobMessage, record: JobRecord)
     )
     operation_url = message.operation_url
     if existing is None:
+        settings = services.settings
+        wait = await services.rules.reserve_copy_put(
+            str(target_rp.collection),
+            services.clock(),
+            settings.copy_puts_per_window,
+            timedelta(seconds=settings.copy_put_window_seconds),
+        )
+        if wait > 0:
+            return await _wait_for_budget(services, message, wait)
         body = {"properties": {"sourceRestorePoint": {"id": message.source_restore_point_id}}}
         response = await arm.put(
             str(target_rp), body, operation="RestorePoints_Create", correlation_id=cid
@@ -335,6 +331,7 @@ async def start_copy(services: Services, message: JobMessage, record: JobRecord)
             started_at=r.started_at or started,
             target_restore_point_id=str(target_rp),
             percent=0.0,
+            detail=None,
         ),
         lambda r: [
             to_stage(
@@ -346,10 +343,35 @@ async def start_copy(services: Services, message: JobMessage, record: JobRecord)
                 started_at=started,
                 operation_url=operation_url,
             ),
-            event_out(services, r, events.EventType.STARTED),
+            job_event_out(services, r, events.EventType.STARTED),
         ],
     )
     return Result.ADVANCED
+
+
+async def _wait_for_budget(services: Services, message: JobMessage, wait: float) -> Result:
+    """The target collection used its copy PUTs for this window: try again when one frees up."""
+    delay = wait + random.uniform(0.5, 3.0)
+    waits = message.attempts.get("budget", 0) + 1
+    attempts = {**message.attempts, "budget": waits}
+    log.info(
+        "job %s: copy budget of the target collection is spent; starting in %.0fs",
+        message.job_id,
+        delay,
+    )
+    await commit(
+        services,
+        message,
+        lambda r: r.evolve(
+            attempts=attempts,
+            detail=f"copy PUT budget spent; retrying in "
+            f"{delay:.0f}s (Azure allows "
+            f"{services.settings.copy_puts_per_window} per target collection per "
+            f"{services.settings.copy_put_window_seconds:.0f}s)",
+        ),
+        lambda r: [to_stage(services, r, message, Stage.START_COPY, delay, attempts=attempts)],
+    )
+    return Result.WAITING
 
 
 # -- stage 3: poll replication ----------------------------------------------------------------
@@ -503,13 +525,19 @@ async def finish(services: Services, message: JobMessage, record: JobRecord) -> 
             runs_failed=r.runs_failed + (1 if state is JobState.FAILED else 0),
         )
 
-    await commit(
+    stored = await commit(
         services,
         message,
         transform,
-        lambda r: [event_out(services, r, _EVENT_FOR_STATE[outcome.state])],
+        lambda r: [job_event_out(services, r, _EVENT_FOR_STATE[outcome.state])],
     )
+    await release_and_promote(services, stored or await _current(services, record))
     return Result.FINISHED
+
+
+async def _current(services: Services, record: JobRecord) -> JobRecord:
+    """The job as stored now (a redelivered finish still releases the pair it held)."""
+    return await services.ledger.get(record.job_id) or record
 
 
 # -- failing jobs -------------------------------------------------------------------------------
@@ -563,7 +591,7 @@ async def fail_without_record(services: Services, message: JobMessage, reason: s
     stored, created = await services.ledger.create(record)
     if created:
         stored = stored.evolve(
-            outbox=(event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
+            outbox=(job_event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
         )
         await services.ledger.update(stored.job_id, lambda _r: stored)
         await deliver(services, stored)
@@ -598,12 +626,13 @@ async def _fail_record_directly(services: Services, record: JobRecord, failure: 
             runs_failed=r.runs_failed + 1,
         )
         return failed.evolve(
-            outbox=(event_out(services, failed, events.EventType.FAILED),), outbox_sent=False
+            outbox=(job_event_out(services, failed, events.EventType.FAILED),), outbox_sent=False
         )
 
     stored, changed = await services.ledger.update(record.job_id, mutate)
     if changed and stored is not None:
         await deliver(services, stored)
+        await release_and_promote(services, stored)
 
 
 async def _record_placeholder_failure(
@@ -639,7 +668,7 @@ async def _record_placeholder_failure(
     stored, created = await services.ledger.create(record)
     if created:
         stored = stored.evolve(
-            outbox=(event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
+            outbox=(job_event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
         )
         await services.ledger.update(stored.job_id, lambda _r: stored)
         await deliver(services, stored)

@@ -1,0 +1,126 @@
+"""Moving jobs in and out of their (source collection, target region) pair.
+
+`admit` lets a Waiting job start (Queued, first message sent), keeps it waiting behind the
+pair's active copy, or ends it Superseded. `release` frees the pair when a job ends and admits
+the oldest waiting restore point. Each step is ETag-guarded on the pair row and on the job row;
+a crash between them leaves a state that the next admit/release or the sweep completes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared import events
+from shared.copy_rules import Admission, PairState, admit, order_waiting, release
+from shared.ledger import JobRecord, JobState, Outbound
+from shared.messages import JobMessage, Stage
+from shared.outbox import deliver
+from shared.rules_store import PairRecord
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def first_message(record: JobRecord, services: Services) -> Outbound:
+    message = JobMessage(
+        job_id=record.job_id,
+        run=record.run,
+        step=record.step,
+        stage=Stage.ENSURE_TARGET,
+        source_restore_point_id=record.source_restore_point_id,
+        target_region=record.target_region,
+        target_resource_group=record.target_resource_group,
+        target_collection_name=record.target_collection_name,
+        target_restore_point_name=record.target_restore_point_name,
+        correlation_id=record.correlation_id,
+        trigger=record.trigger,
+        requested_at=record.requested_at,
+    )
+    return Outbound(services.settings.queues.ensure_target, message.encode())
+
+
+def job_event_out(services: Services, record: JobRecord, event_type: events.EventType) -> Outbound:
+    event = events.job_event(
+        event_type, record, source=services.settings.event_source, time=services.clock()
+    )
+    return Outbound(services.settings.queues.events, events.encode(event))
+
+
+async def admit_job(services: Services, record: JobRecord) -> JobRecord:
+    """Decide a Waiting job's fate against its pair; returns the job as stored afterwards."""
+    if record.state is not JobState.WAITING:
+        return record
+    decision_box: list[tuple[Admission, str]] = []
+
+    def claim(pair: PairRecord) -> PairRecord | None:
+        decision = admit(pair.state, record.job_id, record.source_created_at)
+        decision_box.clear()
+        decision_box.append((decision.admission, decision.reason))
+        if decision.admission is Admission.ADMIT and pair.state.active_job_id != record.job_id:
+            return pair.evolve(
+                state=PairState(record.job_id, record.source_created_at, pair.state.watermark)
+            )
+        return None
+
+    await services.rules.update_pair(record.source_collection_id, record.target_region, claim)
+    admission, reason = decision_box[0]
+    now = services.clock()
+    if admission is Admission.WAIT:
+        stored, _ = await services.ledger.update(
+            record.job_id,
+            lambda r: (
+                r.evolve(detail=reason, updated_at=now)
+                if r.state is JobState.WAITING and r.detail != reason
+                else None
+            ),
+        )
+        return stored or record
+
+    def mutate(r: JobRecord) -> JobRecord | None:
+        if r.state is not JobState.WAITING or r.run != record.run:
+            return None
+        if admission is Admission.ADMIT:
+            started = r.evolve(state=JobState.QUEUED, step=r.step + 1, detail=None, updated_at=now)
+            return started.evolve(outbox=(first_message(started, services),), outbox_sent=False)
+        ended = r.evolve(
+            state=JobState.SUPERSEDED,
+            step=r.step + 1,
+            detail=reason,
+            finished_at=now,
+            updated_at=now,
+        )
+        return ended.evolve(
+            outbox=(job_event_out(services, ended, events.EventType.SUPERSEDED),), outbox_sent=False
+        )
+
+    stored, changed = await services.ledger.update(record.job_id, mutate)
+    if changed and stored is not None:
+        log.info("job %s %s: %s", stored.job_id, stored.state.value, reason)
+        await deliver(services, stored)
+    return stored or record
+
+
+async def release_and_promote(services: Services, record: JobRecord) -> None:
+    """Free the pair held by an ended job, then admit the oldest waiting restore point."""
+    if not record.state.terminal:
+        return
+    succeeded = record.state is JobState.SUCCEEDED
+
+    def free(pair: PairRecord) -> PairRecord | None:
+        after = release(pair.state, record.job_id, record.source_created_at, succeeded)
+        return None if after == pair.state else pair.evolve(state=after)
+
+    await services.rules.update_pair(record.source_collection_id, record.target_region, free)
+    await promote_waiting(services, record.pair_key)
+
+
+async def promote_waiting(services: Services, key: str) -> None:
+    """Admit waiting jobs of a pair, oldest first, until one holds the pair or none is left."""
+    waiting = await services.ledger.waiting_for_pair(key)
+    by_id = {r.job_id: r for r in waiting}
+    for job_id in order_waiting([(r.job_id, r.source_created_at) for r in waiting]):
+        stored = await admit_job(services, by_id[job_id])
+        if stored.state is JobState.WAITING:
+            return  # another job holds the pair; the rest keep waiting behind it
+        if stored.state is JobState.QUEUED:
+            return

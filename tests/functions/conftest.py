@@ -1,0 +1,110 @@
+"""Function-level tests: the decorated functions of function_app.py called directly with real
+`func.*` objects, against real Azurite and the real ARM emulator (no host in between).
+
+They use their own queue and table names so the session's running local host, which listens on
+the default names, never takes their messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.storage.queue import QueueClient
+
+from devstack.stack import Stack
+from tests.conftest import FAST_APP_SETTINGS
+
+FN_QUEUES = {
+    "QUEUE_ENSURE_TARGET": "fn-ensure-target",
+    "QUEUE_START_COPY": "fn-start-copy",
+    "QUEUE_POLL": "fn-poll",
+    "QUEUE_FINISH": "fn-finish",
+    "EVENTS_QUEUE": "fn-events",
+    "LEDGER_TABLE": "fnjobs",
+}
+
+
+@dataclass
+class FunctionApp:
+    module: ModuleType
+    settings: dict[str, str]
+    stack: Stack
+
+    def function(self, name: str) -> Callable[..., Awaitable[Any]]:
+        for candidate in self.module.app.get_functions():
+            if candidate.get_function_name() == name:
+                return candidate.get_user_function()
+        raise KeyError(name)
+
+    @property
+    def connection(self) -> str:
+        return self.stack.storage_connection
+
+    def queue(self, setting: str) -> str:
+        return FN_QUEUES[setting]
+
+    async def http(
+        self,
+        name: str,
+        method: str,
+        url: str,
+        *,
+        body: bytes = b"",
+        params: dict[str, str] | None = None,
+        route_params: dict[str, str] | None = None,
+    ) -> func.HttpResponse:
+        request = func.HttpRequest(
+            method=method,
+            url=url,
+            headers={"content-type": "application/json"},
+            params=params or {},
+            route_params=route_params or {},
+            body=body,
+        )
+        return await self.function(name)(request)
+
+    async def deliver(self, function_name: str, text: str | bytes, dequeue_count: int = 1) -> None:
+        body = text.encode() if isinstance(text, str) else text
+        message = func.QueueMessage(id=str(uuid.uuid4()), body=body, dequeue_count=dequeue_count)
+        await self.function(function_name)(message)
+
+    def receive(self, setting: str) -> list[str]:
+        """Take the visible messages of one of the app's queues (decoded)."""
+        client = QueueClient.from_connection_string(self.connection, self.queue(setting))
+        texts = []
+        try:
+            for message in client.receive_messages(messages_per_page=32, visibility_timeout=60):
+                texts.append(base64.b64decode(message.content).decode())
+                client.delete_message(message)
+        except Exception as exc:
+            if "QueueNotFound" not in str(exc):
+                raise
+        return texts
+
+
+@pytest.fixture(scope="session")
+def fn_app(stack: Stack) -> Iterator[FunctionApp]:
+    settings = {**stack.app_settings(), **FAST_APP_SETTINGS, **FN_QUEUES}
+    saved = dict(os.environ)
+    os.environ.update(settings)
+    import shared.services
+
+    shared.services._services = None
+    sys.modules.pop("function_app", None)
+    module = importlib.import_module("function_app")
+    try:
+        yield FunctionApp(module, settings, stack)
+    finally:
+        shared.services._services = None
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,132 @@
+"""Binding contract: every function's trigger, queue, connection and route, as the host sees
+them, and function_app.py indexed by the Python worker's own indexer."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+EXPECTED_QUEUES = {
+    "stage_ensure_target": "rpcopy-ensure-target",
+    "poison_ensure_target": "rpcopy-ensure-target-poison",
+    "stage_start_copy": "rpcopy-start-copy",
+    "poison_start_copy": "rpcopy-start-copy-poison",
+    "stage_poll": "rpcopy-poll",
+    "poison_poll": "rpcopy-poll-poison",
+    "stage_finish": "rpcopy-finish",
+    "poison_finish": "rpcopy-finish-poison",
+}
+EXPECTED_ROUTES = {
+    "copies_create": ("copies", ["POST"]),
+    "copies_get": ("copies/{id}", ["GET"]),
+    "copies_list": ("copies", ["GET"]),
+}
+
+
+def _load_app(monkeypatch: pytest.MonkeyPatch, **env: str) -> func.FunctionApp:
+    for key in [k for k in list(__import__("os").environ) if k.startswith(("QUEUE_", "HTTP_AUTH"))]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    sys.modules.pop("function_app", None)
+    module = importlib.import_module("function_app")
+    return module.app
+
+
+def _bindings(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
+    """The raw binding JSON, exactly what the host reads (function.json equivalent)."""
+    return {
+        f.get_function_name(): [json.loads(raw) for raw in f.get_raw_bindings()]
+        for f in app.get_functions()
+    }
+
+
+def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
+    bindings = _bindings(_load_app(monkeypatch))
+    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES), (
+        "a function was added or removed: update this contract test and the README"
+    )
+    for name, queue in EXPECTED_QUEUES.items():
+        (trigger,) = bindings[name]
+        assert trigger["type"] == "queueTrigger"
+        assert trigger["direction"] == "IN"
+        assert trigger["queueName"] == queue
+        assert trigger["connection"] == "AzureWebJobsStorage"
+        assert trigger["name"] == "msg"
+    for name, (route, methods) in EXPECTED_ROUTES.items():
+        trigger = next(b for b in bindings[name] if b["type"] == "httpTrigger")
+        output = next(b for b in bindings[name] if b["type"] == "http")
+        assert trigger["route"] == route
+        assert [m.upper() for m in trigger["methods"]] == methods
+        assert str(trigger["authLevel"]).upper().endswith("FUNCTION"), (
+            "keys are required by default"
+        )
+        assert output["direction"] == "OUT"
+
+
+def test_queue_names_and_auth_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    bindings = _bindings(
+        _load_app(
+            monkeypatch,
+            QUEUE_POLL="custom-poll",
+            HTTP_AUTH_LEVEL="anonymous",
+            STORAGE_CONNECTION="OtherStorage",
+        )
+    )
+    assert bindings["stage_poll"][0]["queueName"] == "custom-poll"
+    assert bindings["poison_poll"][0]["queueName"] == "custom-poll-poison"
+    assert bindings["stage_poll"][0]["connection"] == "OtherStorage"
+    trigger = next(b for b in bindings["copies_create"] if b["type"] == "httpTrigger")
+    assert str(trigger["authLevel"]).upper().endswith("ANONYMOUS")
+
+
+def test_bad_settings_fail_at_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="QUEUE_POLL"):
+        _load_app(monkeypatch, QUEUE_POLL="Not_A_Queue")
+
+
+INDEXER = textwrap.dedent(
+    """
+    import os, sys, types
+    sys.path.insert(0, os.getcwd())
+    from azure_functions_runtime import loader
+    from azure_functions_runtime.bindings import meta
+    from azure_functions_runtime.functions import Registry
+    meta.load_binding_registry()
+    # The worker passes its gRPC protos module; the indexer only reads these enum values.
+    protos = types.SimpleNamespace(BindingInfo=types.SimpleNamespace(
+        **{"in": 0}, out=1, inout=2, undefined=0))
+    registry = Registry()
+    for function in loader.index_function_app(os.path.join(os.getcwd(), "function_app.py")):
+        info = registry.add_indexed_function(function=function, protos=protos)
+        print(info.name, "async" if info.is_async else "sync", ",".join(info.input_types))
+    """
+)
+
+
+def test_the_python_worker_indexes_function_app() -> None:
+    pytest.importorskip("azure_functions_runtime", reason="installed by `make setup`")
+    result = subprocess.run(
+        [sys.executable, "-c", INDEXER],
+        cwd=REPO,
+        env={"AzureWebJobsStorage": "UseDevelopmentStorage=true", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    indexed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
+    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES)
+    assert all(kind == "async" for kind, _ in indexed.values())
+    assert indexed["stage_poll"][1] == "msg"
+    assert indexed["copies_create"][1] == "req"
