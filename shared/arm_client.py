@@ -213,7 +213,10 @@ class ArmClient:
         if url.startswith("/") and not url.startswith("//"):
             return url
         parts = urlsplit(url)
-        port = parts.port
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or not in 0-65535: not our endpoint either
+            port = -1
         default = {"https": 443, "http": 80}.get(parts.scheme)
         expected_port = self._origin[2] or {"https": 443, "http": 80}.get(self._origin[0])
         same = (
@@ -288,11 +291,12 @@ class ArmClient:
         }
         if correlation_id:
             headers["x-ms-correlation-request-id"] = correlation_id
+        # httpx *replaces* a URL's own query with `params`; merge instead, or operation URLs,
+        # nextLink and Location lose their api-version and tokens.
+        target = httpx.URL(url).copy_merge_params(dict(params)) if params else url
         started = time.perf_counter()
         try:
-            response = await self._http.request(
-                method, url, headers=headers, params=params, json=json
-            )
+            response = await self._http.request(method, target, headers=headers, json=json)
         except httpx.TransportError as exc:
             log.warning("ARM %s %s failed to connect: %s", operation, method, type(exc).__name__)
             raise ArmError(

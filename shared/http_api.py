@@ -183,7 +183,8 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
     page_size = 50
     if params.get("pageSize"):
         raw = params["pageSize"]
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        # isdigit() alone accepts "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
             errors.append({"field": "pageSize", "message": "must be a whole number from 1 to 1000"})
         else:
             page_size = int(raw)

@@ -34,10 +34,18 @@ class RedactingFilter(logging.Filter):
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is the logger's problem, not a secret
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+            message = None
+        if message is not None:
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        # A traceback quotes exception messages (and URLs in them); formatters reuse exc_text.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

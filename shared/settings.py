@@ -253,6 +253,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if len(set(queues.stages()) | {queues.events}) != 5:
         raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
     table = _table(env, "LEDGER_TABLE", "rpcopyjobs")
+    rules_table = _table(env, "RULES_TABLE", "rpcopyrules")
+    # Table names are case-insensitive; the ledger lists its whole table, so it cannot share.
+    if rules_table.lower() == table.lower():
+        raise SettingsError("setting RULES_TABLE must name a different table than LEDGER_TABLE")
     return Settings(
         storage_connection=_str(env, "STORAGE_CONNECTION", "AzureWebJobsStorage"),
         queues=queues,
@@ -265,7 +269,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         stage_max_attempts=_int(env, "STAGE_MAX_ATTEMPTS", 6),
         stage_retry_base_seconds=_float(env, "STAGE_RETRY_BASE_SECONDS", 5.0),
         max_throttle_waits=_int(env, "MAX_THROTTLE_WAITS", 48),
-        rules_table=_table(env, "RULES_TABLE", "rpcopyrules"),
+        rules_table=rules_table,
         copy_puts_per_window=_int(env, "COPY_PUTS_PER_WINDOW", 3),
         copy_put_window_seconds=_float(env, "COPY_PUT_WINDOW_SECONDS", 3600.0, minimum=1.0),
     )
