@@ -9,10 +9,32 @@ from datetime import UTC, datetime
 
 from shared.arm_client import ArmClient, token_source_for
 from shared.ledger import Ledger
+from shared.policies import PolicySet, TagNames, load_policy_file
 from shared.queues import QueueSender
 from shared.rules_store import RulesStore
 from shared.settings import Settings
 from shared.storage import StorageAccount
+
+
+def tag_names(settings: Settings) -> TagNames:
+    return TagNames(
+        targets=settings.tag_targets,
+        keep_last=settings.tag_keep_last,
+        max_age_days=settings.tag_max_age_days,
+        rpo_minutes=settings.tag_rpo_minutes,
+        target_resource_group=settings.tag_target_resource_group,
+    )
+
+
+def load_policies(settings: Settings) -> PolicySet:
+    """The policy file (all of it or nothing: PolicyError names every problem), or no file
+    policies at all; tag policies on collections apply either way."""
+    names = tag_names(settings)
+    if not settings.policy_file:
+        return PolicySet.empty(extra_regions=settings.extra_regions, tag_names=names)
+    return load_policy_file(
+        settings.policy_file, extra_regions=settings.extra_regions, tag_names=names
+    )
 
 
 def utcnow() -> datetime:
@@ -26,6 +48,7 @@ class Services:
     ledger: Ledger
     queues: QueueSender
     rules: RulesStore
+    policies: PolicySet
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
@@ -38,6 +61,7 @@ class Services:
             ledger=Ledger(tables, settings.ledger_table),
             queues=QueueSender(account.queue_service()),
             rules=RulesStore(tables, settings.rules_table),
+            policies=load_policies(settings),
         )
 
     async def close(self) -> None:

@@ -93,6 +93,20 @@ class Settings:
     # Azure allows 3 copy PUTs per hour per target collection; we stay inside that ourselves.
     copy_puts_per_window: int = 3
     copy_put_window_seconds: float = 3600.0
+    # Automatic DR (policies, Event Grid, the sweep).
+    policy_file: str | None = None
+    tag_targets: str = "rpcopy-targets"
+    tag_keep_last: str = "rpcopy-keep-last"
+    tag_max_age_days: str = "rpcopy-max-age-days"
+    tag_rpo_minutes: str = "rpcopy-rpo-minutes"
+    tag_target_resource_group: str = "rpcopy-target-resource-group"
+    # Six-field NCRONTAB: {second} {minute} {hour} {day} {month} {day-of-week}.
+    sweep_schedule: str = "0 */15 * * * *"
+    sweep_subscriptions: tuple[str, ...] = ()
+    sweep_dry_run: bool = False
+    # A restore point whose copy failed this many runs is left for a human (status API).
+    sweep_max_failed_runs: int = 3
+    sweep_concurrency: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +222,42 @@ def _endpoint(env: Mapping[str, str]) -> str:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"setting {name}={raw!r} must be true or false")
+
+
+_NCRONTAB_FIELD = re.compile(r"^[0-9*/,\-A-Za-z]+$")
+
+
+def _ncrontab(env: Mapping[str, str], name: str, default: str) -> str:
+    value = " ".join(_str(env, name, default).split())
+    fields = value.split(" ")
+    if len(fields) != 6 or not all(_NCRONTAB_FIELD.match(f) for f in fields):
+        raise SettingsError(
+            f"setting {name}={value!r} must be a six-field NCRONTAB expression "
+            "'{second} {minute} {hour} {day} {month} {day-of-week}', e.g. '0 */15 * * * *'"
+        )
+    return value
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _subscriptions(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    items = _str(env, name, "").replace(",", " ").split()
+    bad = [i for i in items if not _GUID.match(i)]
+    if bad:
+        raise SettingsError(f"setting {name}: {', '.join(bad)} is not a subscription id (GUID)")
+    return tuple(sorted({i.lower() for i in items}))
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     credential = _choice(env, "ARM_CREDENTIAL", "default", ("default", "static"))
     static_token = _opt(env, "ARM_STATIC_TOKEN")
@@ -272,4 +322,17 @@ def _parse(env: Mapping[str, str]) -> Settings:
         rules_table=rules_table,
         copy_puts_per_window=_int(env, "COPY_PUTS_PER_WINDOW", 3),
         copy_put_window_seconds=_float(env, "COPY_PUT_WINDOW_SECONDS", 3600.0, minimum=1.0),
+        policy_file=_opt(env, "POLICY_FILE"),
+        tag_targets=_str(env, "POLICY_TAG_TARGETS", "rpcopy-targets"),
+        tag_keep_last=_str(env, "POLICY_TAG_KEEP_LAST", "rpcopy-keep-last"),
+        tag_max_age_days=_str(env, "POLICY_TAG_MAX_AGE_DAYS", "rpcopy-max-age-days"),
+        tag_rpo_minutes=_str(env, "POLICY_TAG_RPO_MINUTES", "rpcopy-rpo-minutes"),
+        tag_target_resource_group=_str(
+            env, "POLICY_TAG_TARGET_RESOURCE_GROUP", "rpcopy-target-resource-group"
+        ),
+        sweep_schedule=_ncrontab(env, "SWEEP_SCHEDULE", "0 */15 * * * *"),
+        sweep_subscriptions=_subscriptions(env, "SWEEP_SUBSCRIPTIONS"),
+        sweep_dry_run=_bool(env, "SWEEP_DRY_RUN", False),
+        sweep_max_failed_runs=_int(env, "SWEEP_MAX_FAILED_RUNS", 3),
+        sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8),
     )

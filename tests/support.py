@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 from azure.storage.queue import QueueClient
 
+from arm_emulator.control import EmulatorControl
+from arm_emulator.scenarios import DiskSpec, Scenario
+
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 SOURCE_REGION = "eastus"
 TARGET_REGION = "westus"
@@ -28,7 +31,7 @@ class SeededSource:
     vm_id: str
     collection_id: str
     restore_point_id: str
-    disk_names: tuple[str, ...]
+    restore_point_ids: tuple[str, ...]
 
 
 def unique(prefix: str) -> str:
@@ -43,29 +46,45 @@ def seed_source(
     used_gb: float = 20.0,
     restore_points: int = 1,
     name: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> SeededSource:
     """A VM with an OS disk and data disks, its collection and restore point(s) in `region`,
     plus the target resource group; every name unique so tests never collide."""
-    from arm_emulator import control
-
     vm = name or unique("vm")
-    client = control.EmulatorControl(emulator_url)
-    result = client.seed_vm_with_restore_points(
-        subscription_id=SUBSCRIPTION,
-        resource_group=SOURCE_GROUP,
-        vm_name=vm,
-        region=region,
-        data_disks=data_disks,
-        used_gb=used_gb,
-        restore_points=restore_points,
-        extra_resource_groups=[(TARGET_GROUP, TARGET_REGION)],
+    collection = f"rpc-{vm}"
+    scenario = (
+        Scenario(SUBSCRIPTION)
+        .resource_group(SOURCE_GROUP, region)
+        .resource_group(TARGET_GROUP, TARGET_REGION)
+        .vm(
+            vm,
+            rg=SOURCE_GROUP,
+            location=region,
+            os_disk=DiskSpec(size_gb=128, used_gb=used_gb),
+            data_disks=[DiskSpec(lun=i, size_gb=128, used_gb=used_gb) for i in range(data_disks)],
+        )
+        .collection(collection, vm=vm, tags=tags)
     )
+    for index in range(1, restore_points + 1):
+        # Older first: rp1 is the oldest, as a backup schedule would have made them.
+        scenario.restore_point(
+            f"rp{index}", collection, age_seconds=(restore_points - index + 1) * 3600
+        )
+    with EmulatorControl(emulator_url) as control:
+        control.seed(scenario)
     return SeededSource(
-        vm_id=result["vmId"],
-        collection_id=result["collectionId"],
-        restore_point_id=result["restorePointIds"][-1],
-        disk_names=tuple(result.get("diskNames", ())),
+        vm_id=scenario.vm_id(vm),
+        collection_id=scenario.rpc_id(collection),
+        restore_point_id=scenario.rp_id(collection, f"rp{restore_points}"),
+        restore_point_ids=tuple(
+            scenario.rp_id(collection, f"rp{i}") for i in range(1, restore_points + 1)
+        ),
     )
+
+
+def arm_call_counts(emulator_url: str) -> dict[str, int]:
+    with EmulatorControl(emulator_url) as control:
+        return control.counts()
 
 
 def drain_queue(connection_string: str, queue: str) -> list[str]:

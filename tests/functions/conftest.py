@@ -12,13 +12,14 @@ import importlib
 import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import azure.functions as func
-import pytest
+import pytest_asyncio
+from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
 from devstack.stack import Stack
@@ -40,11 +41,10 @@ class FunctionApp:
     settings: dict[str, str]
     stack: Stack
 
+    functions: dict[str, Callable[..., Awaitable[Any]]]
+
     def function(self, name: str) -> Callable[..., Awaitable[Any]]:
-        for candidate in self.module.app.get_functions():
-            if candidate.get_function_name() == name:
-                return candidate.get_user_function()
-        raise KeyError(name)
+        return self.functions[name]
 
     @property
     def connection(self) -> str:
@@ -75,7 +75,8 @@ class FunctionApp:
 
     async def deliver(self, function_name: str, text: str | bytes, dequeue_count: int = 1) -> None:
         body = text.encode() if isinstance(text, str) else text
-        message = func.QueueMessage(id=str(uuid.uuid4()), body=body, dequeue_count=dequeue_count)
+        # The concrete class the worker builds (with dequeue_count), not the abstract one.
+        message = QueueMessage(id=str(uuid.uuid4()), body=body, dequeue_count=dequeue_count)
         await self.function(function_name)(message)
 
     def receive(self, setting: str) -> list[str]:
@@ -92,8 +93,8 @@ class FunctionApp:
         return texts
 
 
-@pytest.fixture(scope="session")
-def fn_app(stack: Stack) -> Iterator[FunctionApp]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def fn_app(stack: Stack) -> AsyncIterator[FunctionApp]:
     settings = {**stack.app_settings(), **FAST_APP_SETTINGS, **FN_QUEUES}
     saved = dict(os.environ)
     os.environ.update(settings)
@@ -103,8 +104,14 @@ def fn_app(stack: Stack) -> Iterator[FunctionApp]:
     sys.modules.pop("function_app", None)
     module = importlib.import_module("function_app")
     try:
-        yield FunctionApp(module, settings, stack)
+        # get_functions() validates and may run only once per app object.
+        functions = {
+            f.get_function_name(): f.get_user_function() for f in module.app.get_functions()
+        }
+        yield FunctionApp(module, settings, stack, functions)
     finally:
+        if shared.services._services is not None:
+            await shared.services._services.close()
         shared.services._services = None
         os.environ.clear()
         os.environ.update(saved)

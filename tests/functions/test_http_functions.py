@@ -157,9 +157,7 @@ async def test_get_unknown_or_malformed_job(fn_app: FunctionApp, job_id: str, st
 
 async def test_list_filters_and_pages(fn_app: FunctionApp) -> None:
     source = seed_source(fn_app.stack.arm_endpoint, restore_points=3)
-    from arm_emulator import control
-
-    ids = control.EmulatorControl(fn_app.stack.arm_endpoint).restore_point_ids(source.collection_id)
+    ids = source.restore_point_ids
     for rp in ids:
         status, _, _ = await _post(
             fn_app, {"sourceRestorePointId": rp, "targetRegion": "northeurope"}

@@ -16,7 +16,7 @@ from shared.ledger import JobRecord, JobState
 from shared.messages import decode_message
 from shared.services import get_services
 from tests.functions.conftest import FunctionApp
-from tests.support import TARGET_REGION, seed_source
+from tests.support import TARGET_REGION, arm_call_counts, seed_source
 
 STAGE_FUNCTIONS = {
     "QUEUE_ENSURE_TARGET": "stage_ensure_target",
@@ -116,9 +116,7 @@ async def test_duplicate_and_replayed_messages_change_nothing(fn_app: FunctionAp
 
 
 def _arm_calls(fn_app: FunctionApp) -> int:
-    from arm_emulator import control
-
-    return sum(control.EmulatorControl(fn_app.stack.arm_endpoint).request_counts().values())
+    return sum(arm_call_counts(fn_app.stack.arm_endpoint).values())
 
 
 @pytest.mark.parametrize(
