@@ -6,15 +6,20 @@ the HTTP auth level come from app settings, read once at indexing so a bad setti
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
-from shared import http_api, redaction, stages
+from shared import auto_intake, http_api, redaction, stages
 from shared.messages import Stage
-from shared.services import get_services
+from shared.resource_events import read_event
+from shared.services import get_services, load_policies
 from shared.settings import Settings
 
 redaction.install()
 SETTINGS = Settings.from_env()
+# An invalid policy file stops indexing with every problem listed: never run on half a policy.
+load_policies(SETTINGS)
 QUEUES = SETTINGS.queues
 CONNECTION = SETTINGS.storage_connection
 HTTP_AUTH = (
@@ -84,3 +89,26 @@ _stage(Stage.ENSURE_TARGET, QUEUES.ensure_target)
 _stage(Stage.START_COPY, QUEUES.start_copy)
 _stage(Stage.POLL, QUEUES.poll)
 _stage(Stage.FINISH, QUEUES.finish)
+
+
+# -- automatic DR: Event Grid --------------------------------------------------------------------
+
+
+@app.function_name("restore_point_created")
+@app.event_grid_trigger(arg_name="event")
+async def restore_point_created(event: func.EventGridEvent) -> None:
+    """ResourceWriteSuccess from the subscription's system topic (either event schema).
+
+    Malformed or unrelated events return normally (no redelivery storm); only transient ARM
+    trouble raises, so Event Grid retries the delivery."""
+    try:
+        data = event.get_json()
+    except ValueError:
+        data = None
+    # The worker hands CloudEvents over as func.CloudEvent (type/subject/id), Event Grid schema
+    # events as func.EventGridEvent (event_type/subject/id).
+    event_type = getattr(event, "event_type", None) or getattr(event, "type", None)
+    read = read_event(event.id, event_type, event.subject, data)
+    jobs = await auto_intake.on_restore_point_written(await get_services(), read)
+    if jobs:
+        logging.info("event %s: %d copy job(s) requested", event.id, len(jobs))

@@ -392,6 +392,14 @@ class Ledger:
         states = " or ".join(f"State eq '{s.value}'" for s in ACTIVE_STATES)
         return [JobRecord.from_entity(e) async for e in self._table.query_entities(states)]
 
+    async def for_pair(self, key: str) -> list[JobRecord]:
+        """Every job (all states, all runs' latest) of one (source collection, region) pair."""
+        await self.ensure_table()
+        return [
+            JobRecord.from_entity(e)
+            async for e in self._table.query_entities("PairKey eq @key", parameters={"key": key})
+        ]
+
     async def waiting_for_pair(self, key: str) -> list[JobRecord]:
         await self.ensure_table()
         return [

@@ -39,6 +39,9 @@ def observe(state: PollState, now: datetime, percent: float | None) -> PollState
     return state.model_copy(update=changes)
 
 
+_LONGEST_ESTIMATE_SECONDS = 15 * 24 * 3600.0
+
+
 def expected_finish(state: PollState) -> datetime | None:
     """Linear estimate from the first and the latest progress change, if progress has moved."""
     if (
@@ -52,8 +55,10 @@ def expected_finish(state: PollState) -> datetime | None:
     elapsed = (state.last_progress_at - state.first_percent_at).total_seconds()
     if gained <= 0 or elapsed <= 0 or state.last_percent >= 100:
         return None
-    rate = gained / elapsed
-    return state.last_progress_at + timedelta(seconds=(100 - state.last_percent) / rate)
+    remaining = (100 - state.last_percent) / (gained / elapsed)
+    if remaining > _LONGEST_ESTIMATE_SECONDS:
+        return None  # beyond Azure's 14-day copy limit the estimate means nothing
+    return state.last_progress_at + timedelta(seconds=remaining)
 
 
 def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPlan:

@@ -52,6 +52,10 @@ RG_SHAPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}"
 VM_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
 
 
+# Tag the app puts on the target collections it creates; retention deletes only inside those.
+MANAGED_TAG = "rpcopy-managed"
+
+
 class InvalidResourceId(ValueError):
     """A string that is not the resource id shape the caller needed."""
 

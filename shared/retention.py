@@ -40,6 +40,7 @@ from shared.sweep_plan import (
     id_key,
     iso,
     jobs_by_source,
+    order_key,
     utc,
 )
 
@@ -115,7 +116,7 @@ class _Copy:
     rp: RestorePointView
     source_id: str
     job: JobRecord | None
-    created_at: datetime | None
+    created_at: datetime
 
 
 def _job_for(
@@ -148,7 +149,7 @@ def plan_retention(
 ) -> RetentionPlan:
     """Which copies in `target` to delete (oldest first) and why every other one is kept."""
     now_utc = utc(now) or now
-    rps = sorted(target.restore_points, key=lambda rp: id_key(rp.id))
+    rps = sorted(target.restore_points, key=lambda rp: order_key(rp.created_at, rp.id))
     if not target.exists:
         return RetentionPlan((), ())
 
@@ -162,10 +163,13 @@ def plan_retention(
     if keep_last is None and max_age_days is None:
         return keep_all(KeepReason.NO_POLICY)
 
-    by_target = {
-        id_key(job.target_restore_point_id): job for job in jobs if job.target_restore_point_id
-    }
+    # One job per source restore point (the most telling one if the ledger has several).
     by_source = jobs_by_source(jobs)
+    by_target = {
+        id_key(job.target_restore_point_id): job
+        for job in by_source.values()
+        if job.target_restore_point_id
+    }
 
     kept: list[Kept] = []
     usable: list[_Copy] = []
@@ -185,30 +189,28 @@ def plan_retention(
             reason = KeepReason.REPLICATING
         elif job is None or job.state is not JobState.SUCCEEDED or state != "succeeded":
             reason = KeepReason.UNKNOWN_STATE
-        elif created is None:
-            reason = KeepReason.NO_CREATION_TIME
-        if reason is not None:
-            kept.append(Kept(rp.id, reason, rp.source_restore_point_id, created, job_id))
-        else:
+        if reason is None and created is not None:
             usable.append(_Copy(rp, rp.source_restore_point_id, job, created))
+        else:
+            reason = reason or KeepReason.NO_CREATION_TIME
+            kept.append(Kept(rp.id, reason, rp.source_restore_point_id, created, job_id))
 
     # Newest first; ties by id so the plan never depends on listing order.
     usable.sort(key=lambda c: (c.created_at, id_key(c.rp.id)), reverse=True)
     max_age = timedelta(days=max_age_days) if max_age_days is not None else None
     deletions: list[PlannedDeletion] = []
     for rank, copy in enumerate(usable):
-        assert copy.created_at is not None  # only dated copies are ranked
         job_id = copy.job.job_id if copy.job else None
         if keep_last is not None and rank < keep_last:
-            reason: KeepReason | None = KeepReason.WITHIN_KEEP_LAST
+            why: KeepReason | None = KeepReason.WITHIN_KEEP_LAST
         elif max_age is not None and now_utc - copy.created_at < max_age:
-            reason = KeepReason.YOUNGER_THAN_MAX_AGE
+            why = KeepReason.YOUNGER_THAN_MAX_AGE
         elif rank == 0:
-            reason = KeepReason.NEWEST_USABLE
+            why = KeepReason.NEWEST_USABLE
         else:
-            reason = None
-        if reason is not None:
-            kept.append(Kept(copy.rp.id, reason, copy.source_id, copy.created_at, job_id))
+            why = None
+        if why is not None:
+            kept.append(Kept(copy.rp.id, why, copy.source_id, copy.created_at, job_id))
             continue
         deletions.append(
             PlannedDeletion(
@@ -221,4 +223,5 @@ def plan_retention(
         )
 
     deletions.sort(key=lambda d: (d.created_at, id_key(d.target_restore_point_id)))
+    kept.sort(key=lambda k: order_key(k.created_at, k.target_restore_point_id))
     return RetentionPlan(tuple(deletions), tuple(kept))

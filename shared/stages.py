@@ -49,8 +49,6 @@ from shared.step_guard import Verdict, decide
 
 log = logging.getLogger(__name__)
 
-MANAGED_TAG = "rpcopy-managed"
-
 
 class Result(StrEnum):
     ADVANCED = "advanced"

@@ -13,6 +13,9 @@ Rules (Azure's copy rules, arm-contract §9, checked in this order for each sour
 1. a restore point that is itself a copy is never copied (``is-a-copy``);
 2. one already in the target (a target restore point names it as its source) is done
    (``already-copied``), whatever that copy's state: the ledger tracks it;
+   then, when `source_collection_id` is given and the target collection exists but is the copy
+   target of another collection (or of none), nothing else is planned (``target-conflict``):
+   every copy into it would fail in the ensure-target stage;
 3. one with a running ledger job is left to that job (``in-flight`` / ``waiting``);
 4. one whose job Succeeded is never copied again, even when its copy is gone from the target
    (deleted by retention or by hand): copying it again would undo retention and break
@@ -39,6 +42,7 @@ from typing import Any
 
 from shared.ledger import JobRecord, JobState
 from shared.messages import parse_arm_time
+from shared.resource_ids import MANAGED_TAG
 
 # --------------------------------------------------------------------------------------------
 # Small helpers shared by the three decision modules
@@ -170,9 +174,6 @@ class TargetCollectionView:
     @classmethod
     def from_arm(cls, body: Mapping[str, Any], collection_id: str) -> TargetCollectionView:
         """Read `GET {collection}?$expand=restorePoints` (`collection_id` if the body has none)."""
-        # Imported here: shared.stages does I/O and may one day import this module.
-        from shared.stages import MANAGED_TAG
-
         tags = _mapping(body.get("tags"))
         # Tag names are case-insensitive in Azure; the value is ours, written as "true".
         managed = any(
@@ -241,6 +242,11 @@ class Skipped:
     created_at: datetime | None = None
     job_id: str | None = None
 
+    @property
+    def code(self) -> str:
+        """The machine code of `reason` as a plain string (for reports and logs)."""
+        return self.reason.value
+
     def to_api(self) -> dict[str, Any]:
         body = {
             "sourceRestorePointId": self.source_restore_point_id,
@@ -268,7 +274,7 @@ class PairPlan:
         }
 
 
-def _order_key(created_at: datetime | None, rp_id: str) -> tuple[int, datetime, str]:
+def order_key(created_at: datetime | None, rp_id: str) -> tuple[int, datetime, str]:
     # Oldest first, unknown times last, then by id so the order never depends on input order.
     if created_at is None:
         return (1, datetime.min.replace(tzinfo=UTC), id_key(rp_id))
@@ -338,7 +344,7 @@ def plan_pair(
     unique: dict[str, RestorePointView] = {}
     for rp in source_restore_points:
         unique.setdefault(id_key(rp.id), rp)
-    ordered = sorted(unique.values(), key=lambda rp: _order_key(rp.created_at, rp.id))
+    ordered = sorted(unique.values(), key=lambda rp: order_key(rp.created_at, rp.id))
 
     newest = newest_copied(ordered, target, jobs)
     conflict = _target_conflict(target, source_collection_id)

@@ -1,0 +1,107 @@
+"""Emulator settings: one dataclass, loadable from JSON or a dict (camelCase or snake_case)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001"
+DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@dataclass
+class EmulatorConfig:
+    """Every knob of the emulator. Durations are SIMULATED seconds unless the name says `real`."""
+
+    # Virtual clock: simulated seconds per real second (0 = frozen; only /_emulator/clock/advance
+    # moves it). `start_time` is an ISO timestamp; default: the real UTC time at start.
+    time_scale: float = 1.0
+    start_time: str | None = None
+    seed: int = 0
+    # Strict auth: when set, only `Authorization: Bearer <token>` with this token is accepted.
+    token: str | None = None
+    default_subscription_id: str = DEFAULT_SUBSCRIPTION_ID
+    tenant_id: str = DEFAULT_TENANT_ID
+    # ARM region stamped into x-ms-routing-request-id.
+    arm_region: str = "EASTUS"
+    # Overrides the base URL used in Location / Azure-AsyncOperation / nextLink (default: the
+    # scheme+host+port the client used).
+    public_base_url: str | None = None
+    pretty_json: bool = True  # Compute pretty-prints with CRLF and 2-space indentation [WIRE]
+    page_size: int = 50
+    # The newest spec (2025-11-01) declares Location + Retry-After on the RP PUT; the real service
+    # (2023-07-01) sent only Azure-AsyncOperation. Off = behave like the wire recording.
+    rp_put_location_header: bool = False
+    # LRO durations (simulated seconds). Recorded: copy ~6 s, local create ~35 s.
+    copy_lro_seconds: float = 6.0
+    local_create_seconds: float = 35.0
+    delete_seconds: float = 10.0
+    grant_access_seconds: float = 2.0
+    revoke_access_seconds: float = 2.0
+    disk_create_seconds: float = 10.0
+    # Replication model.
+    replication_bandwidth_mbps: float = 10.0  # MiB/s per disk
+    progress_interval_seconds: float = 600.0  # completionPercent is republished this often
+    max_copy_seconds: float = 14 * 24 * 3600.0  # copies still running after this are terminated
+    default_changed_fraction: float = 0.05  # changed bytes per RP when the caller gives none
+    # Copy rules and limits.
+    copy_puts_per_hour: int = 3  # per target RPC, sliding window in simulated time
+    copy_throttle_window_seconds: float = 3600.0
+    max_restore_points_per_vm: int = 500
+    ultra_app_consistent_supported: bool = (
+        True  # newest docs: Ultra/PremiumV2 ok unless crash-consistent
+    )
+    instant_access_hydration_seconds: float = (
+        0.0  # time a new RP stays in snapshotAccessState InstantAccess
+    )
+    # Event Grid delivery (REAL seconds).
+    webhook_timeout_real_seconds: float = 5.0
+    webhook_retry_delays_real_seconds: list[float] = field(
+        default_factory=lambda: [0.2, 0.5, 1.0, 2.0, 4.0]
+    )
+    request_log_limit: int = 20000
+    # Applied at start and after /_emulator/reset.
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    seed_scenario: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            name = _field_name(key)
+            if name is None:
+                raise ValueError(f"unknown emulator config key {key!r}")
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> EmulatorConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def update(self, data: dict[str, Any]) -> None:
+        """Change runtime knobs in place (used by PATCH /_emulator/config)."""
+        for key, value in data.items():
+            name = _field_name(key)
+            if name is None or name in {"faults", "webhooks", "seed_scenario", "seed"}:
+                raise ValueError(f"config key {key!r} cannot be changed at runtime")
+            setattr(self, name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {_camel(f.name): getattr(self, f.name) for f in fields(self)}
+
+
+def _field_name(key: str) -> str | None:
+    """Accept snake_case and camelCase spellings alike (`timeScale`, `time_scale`)."""
+    wanted = key.replace("_", "").replace("-", "").lower()
+    for f in fields(EmulatorConfig):
+        if f.name.replace("_", "") == wanted:
+            return f.name
+    return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,151 @@
+"""The cross-region replication model, computed lazily from the virtual clock.
+
+A copy's LRO succeeding only means the copy was *initiated* [DOC]. Each disk then transfers its
+bytes (full on the first copy into a target collection, changed bytes afterwards) at a configured
+bandwidth. Progress is republished only every `progress_interval_seconds` (about 10 minutes in
+Azure), so `completionPercent` moves in coarse steps and may jump 0 -> 100; a disk's success is
+visible at the first publish tick after its transfer ends. A failed disk fails the whole restore
+point copy, with no details and no percentage. Copies still running `max_copy_seconds` (14 days)
+after they started are terminated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .config import EmulatorConfig
+from .store import DiskRestorePoint, RestorePoint
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+IN_PROGRESS = "inProgress"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+# Only ReplicationState/succeeded is documented [DOC]. The in-progress and failed codes below are
+# inferred by analogy with other Compute instance views (arm-contract §12.1): undocumented.
+STATUS_SUCCEEDED = {
+    "code": "ReplicationState/succeeded",
+    "level": "Info",
+    "displayStatus": "Succeeded",
+}
+STATUS_IN_PROGRESS = {  # inferred (undocumented)
+    "code": "ReplicationState/inProgress",
+    "level": "Info",
+    "displayStatus": "In progress",
+}
+STATUS_FAILED = {  # inferred (undocumented)
+    "code": "ReplicationState/failed",
+    "level": "Error",
+    "displayStatus": "Failed",
+}
+STATUS_BY_STATE = {
+    SUCCEEDED: STATUS_SUCCEEDED,
+    IN_PROGRESS: STATUS_IN_PROGRESS,
+    FAILED: STATUS_FAILED,
+}
+# Disk RP `replicationState` string (free-form in the spec; the example shows "Succeeded").
+DISK_RP_STATE = {SUCCEEDED: "Succeeded", IN_PROGRESS: "InProgress", FAILED: "Failed"}
+
+
+@dataclass(frozen=True, slots=True)
+class DiskProgress:
+    state: str
+    percent: int | None  # None when failed: the service gives no last percentage
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationView:
+    overall: str
+    disks: tuple[DiskProgress, ...]
+    signature: tuple[object, ...]  # changes exactly when the published view changes (for caching)
+
+
+def transfer_seconds(num_bytes: int, cfg: EmulatorConfig) -> float:
+    bandwidth = max(cfg.replication_bandwidth_mbps, 1e-9) * MIB
+    return num_bytes / bandwidth
+
+
+def _tick_at_or_after(start: float, seconds: float, interval: float) -> float:
+    """The first publish tick at or after `start + seconds` (never the start itself)."""
+    ticks = max(1, math.ceil(seconds / interval - 1e-9))
+    return start + ticks * interval
+
+
+def view(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> ReplicationView:
+    """The published replication state of a copied restore point at simulated time `now`."""
+    n = len(rp.disks)
+    if rp.forced_replication is not None:
+        state = rp.forced_replication
+        disk = DiskProgress(state, 100 if state == SUCCEEDED else None)
+        return ReplicationView(state, (disk,) * n, ("forced", state))
+    if rp.provisioning_state == "Failed" or rp.replication_start is None:
+        # The copy LRO failed: nothing was replicated.
+        failed = DiskProgress(FAILED, None)
+        return ReplicationView(FAILED, (failed,) * n, ("lro-failed",))
+    start = rp.replication_start
+    if now < start:
+        pending = DiskProgress(IN_PROGRESS, 0)
+        return ReplicationView(IN_PROGRESS, (pending,) * n, ("pending",))
+
+    interval = max(cfg.progress_interval_seconds, 1e-6)
+    cap = start + cfg.max_copy_seconds
+    completions = [_tick_at_or_after(start, d.duration, interval) for d in rp.disks]
+    failure_at = _failure_time(rp.disks, completions, start, interval, cap)
+
+    if failure_at is not None and now >= failure_at:
+        disks = tuple(
+            DiskProgress(SUCCEEDED, 100) if done <= failure_at else DiskProgress(FAILED, None)
+            for done in completions
+        )
+        return ReplicationView(FAILED, disks, ("failed",))
+
+    elapsed_ticks = math.floor((now - start) / interval + 1e-9)
+    published = start + elapsed_ticks * interval
+    progress: list[DiskProgress] = []
+    for disk, done in zip(rp.disks, completions, strict=True):
+        if now >= done:
+            progress.append(DiskProgress(SUCCEEDED, 100))
+        else:
+            progress.append(DiskProgress(IN_PROGRESS, _percent(disk, published - start)))
+    overall = SUCCEEDED if all(p.state == SUCCEEDED for p in progress) else IN_PROGRESS
+    last_tick = max(completions) if overall == SUCCEEDED else None
+    signature = ("done",) if last_tick is not None else ("tick", elapsed_ticks)
+    return ReplicationView(overall, tuple(progress), signature)
+
+
+def _percent(disk: DiskRestorePoint, elapsed: float) -> int:
+    if elapsed <= 0 or disk.duration <= 0:
+        return 0
+    return min(99, math.floor(100 * elapsed / disk.duration))
+
+
+def _failure_time(
+    disks: list[DiskRestorePoint],
+    completions: list[float],
+    start: float,
+    interval: float,
+    cap: float,
+) -> float | None:
+    candidates: list[float] = []
+    for disk, done in zip(disks, completions, strict=True):
+        if disk.fail_after is not None:
+            at = _tick_at_or_after(start, disk.fail_after, interval)
+            if at < done:
+                candidates.append(at)
+        if done > cap:
+            candidates.append(cap)  # terminated after the maximum copy time
+    return min(candidates) if candidates else None
+
+
+def finished(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> bool:
+    """True once the copy succeeded or failed (no longer 'in flight' for the copy rules)."""
+    if rp.operation is not None and not rp.operation.done:
+        return False
+    return view(rp, now, cfg).overall != IN_PROGRESS
+
+
+def succeeded(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> bool:
+    return rp.provisioning_state == "Succeeded" and view(rp, now, cfg).overall == SUCCEEDED

@@ -1,0 +1,63 @@
+"""api-version sets per endpoint family (arm-contract §0).
+
+Compute endpoints (collections, restore points, VMs, operations) take Compute api-versions; disk
+restore points and disks take Disk RP api-versions, which are a different series [SPEC].
+"""
+
+from __future__ import annotations
+
+import re
+
+# Compute RP versions that have restorePointCollections (2021-03-01 and later), newest first.
+RESTORE_POINT_VERSIONS: tuple[str, ...] = (
+    "2025-11-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01",
+    "2023-07-01", "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01", "2021-11-01",
+    "2021-07-01", "2021-04-01", "2021-03-01",
+)  # fmt: skip
+# Older Compute versions still valid for virtualMachines.
+VM_VERSIONS: tuple[str, ...] = (
+    *RESTORE_POINT_VERSIONS,
+    "2020-12-01", "2020-06-01", "2019-12-01", "2019-07-01", "2019-03-01", "2018-10-01",
+    "2018-06-01", "2018-04-01", "2017-12-01", "2017-03-30",
+)  # fmt: skip
+# Disk RP versions (disks, diskRestorePoints), newest first.
+DISK_VERSIONS: tuple[str, ...] = (
+    "2025-01-02", "2024-03-02", "2023-10-02", "2023-04-02", "2023-01-02", "2022-07-02",
+    "2022-03-02", "2021-12-01", "2021-08-01", "2021-04-01", "2020-12-01", "2020-09-30",
+)  # fmt: skip
+RESOURCES_VERSIONS: tuple[str, ...] = (
+    "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-09-01",
+    "2021-04-01", "2021-01-01", "2020-10-01", "2020-06-01", "2019-10-01", "2019-05-10",
+    "2018-05-01", "2017-05-10", "2016-09-01", "2016-02-01", "2015-11-01", "2014-04-01",
+)  # fmt: skip
+SUBSCRIPTION_VERSIONS: tuple[str, ...] = ("2022-12-01", "2021-01-01", "2020-01-01", "2016-06-01")
+OPERATION_VERSIONS: tuple[str, ...] = (*VM_VERSIONS, *DISK_VERSIONS)
+
+COPY_MIN_VERSION = "2022-03-01"  # "This request can be made with api-version '2022-03-01' or newer"
+CRASH_CONSISTENT_MIN_VERSION = "2021-07-01"
+INSTANT_ACCESS_MIN_VERSION = "2025-04-01"
+
+_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "compute": RESTORE_POINT_VERSIONS,
+    "vm": VM_VERSIONS,
+    "disk": DISK_VERSIONS,
+    "resources": RESOURCES_VERSIONS,
+    "subscription": SUBSCRIPTION_VERSIONS,
+    "operation": OPERATION_VERSIONS,
+}
+_SETS = {name: frozenset(values) for name, values in FAMILIES.items()}
+
+
+def is_supported(family: str, version: str) -> bool:
+    return version in _SETS[family]
+
+
+def well_formed(version: str) -> bool:
+    return bool(_SHAPE.match(version))
+
+
+def at_least(version: str, minimum: str) -> bool:
+    # ISO dates compare correctly as strings.
+    return version[:10] >= minimum

@@ -1,0 +1,159 @@
+"""A copy requested over HTTP, end to end through the local host, Azurite and the emulator,
+including the failure paths: throttling and 503s retried, replication failure, poison."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from arm_emulator.control import EmulatorControl
+from devstack.stack import Stack
+from tests.support import TARGET_REGION, EventLog, seed_source, unique, wait_for
+
+TERMINAL = {"Succeeded", "Failed", "Superseded"}
+
+
+def request_copy(api: httpx.Client, source_rp: str, **extra: str) -> dict[str, Any]:
+    response = api.post(
+        "/api/copies",
+        json={"sourceRestorePointId": source_rp, "targetRegion": TARGET_REGION, **extra},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"] == f"/api/copies/{response.json()['id']}"
+    return response.json()
+
+
+def wait_until_done(api: httpx.Client, job_id: str, timeout: float = 90) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        job = api.get(f"/api/copies/{job_id}").json()
+        return job if job["state"] in TERMINAL else None
+
+    return wait_for(done, timeout=timeout, what=f"copy job {job_id} to finish")
+
+
+def test_http_copy_completes_and_the_event_matches_ledger_and_arm(
+    api: httpx.Client, arm: httpx.Client, events: EventLog, stack: Stack
+) -> None:
+    source = seed_source(stack.arm_endpoint, data_disks=2)
+    job = request_copy(api, source.restore_point_id)
+    done = wait_until_done(api, job["id"])
+    assert done["state"] == "Succeeded", done
+    event = events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+
+    # The event agrees with the ledger...
+    data = event["data"]
+    assert data["target"]["restorePointId"] == done["targetRestorePointId"]
+    assert data["source"]["restorePointId"] == source.restore_point_id
+    assert data["source"]["region"] == "eastus"
+    assert data["target"]["region"] == TARGET_REGION
+    assert {d["id"] for d in data["disks"]} == {d["id"] for d in done["disks"]}
+    timing = data["timing"]
+    order = [timing[k] for k in ("requestedAt", "startedAt", "replicationDoneAt", "finishedAt")]
+    assert order == sorted(order, key=datetime.fromisoformat)
+
+    # ...and with what ARM says of the copy: every disk replicated, 100 %.
+    rp = arm.get(done["targetRestorePointId"], params={"$expand": "instanceView"}).json()
+    assert rp["properties"]["sourceRestorePoint"]["id"].lower() == source.restore_point_id.lower()
+    disks = rp["properties"]["instanceView"]["diskRestorePoints"]
+    assert len(disks) == 3
+    for disk in disks:
+        assert disk["replicationStatus"]["status"]["code"] == "ReplicationState/succeeded"
+        assert disk["replicationStatus"]["completionPercent"] == 100
+    assert {d["id"].lower() for d in disks} == {d["id"].lower() for d in data["disks"]}
+    started = [e for e in events.for_job(job["id"]) if e["type"] == "rpcopy.copy.started"]
+    assert len(started) == 1
+
+    # The target collection was created in the target region, pointing at the source.
+    target_rpc = arm.get(done["targetCollectionId"]).json()
+    assert target_rpc["location"] == TARGET_REGION
+    assert target_rpc["properties"]["source"]["id"].lower() == source.collection_id.lower()
+
+
+def test_function_key_is_required(stack: Stack) -> None:
+    response = httpx.post(f"{stack.host_url}/api/copies", json={}, timeout=10)
+    assert response.status_code == 401
+    response = httpx.get(f"{stack.host_url}/api/copies", params={"code": "wrong"}, timeout=10)
+    assert response.status_code == 401
+
+
+def test_throttling_and_unavailability_are_retried(
+    api: httpx.Client, emulator: EmulatorControl, events: EventLog, stack: Stack
+) -> None:
+    source = seed_source(stack.arm_endpoint, data_disks=1)
+    vm = source.vm_id.rsplit("/", 1)[-1]
+    match = {"pathContains": vm}
+    emulator.add_fault(
+        operation="RestorePoints_Create",
+        kind="http",
+        status=429,
+        retryAfter=1,
+        times=1,
+        match=match,
+    )
+    emulator.add_fault(
+        operation="RestorePointCollections_CreateOrUpdate",
+        kind="http",
+        status=503,
+        times=2,
+        match=match,
+    )
+    emulator.add_fault(
+        operation="RestorePoints_Get",
+        kind="http",
+        status=503,
+        times=2,
+        match={**match, "method": "GET"},
+    )
+    emulator.add_fault(operation="RestorePoints_Get", kind="drop", times=1, match=match)
+    job = request_copy(api, source.restore_point_id)
+    done = wait_until_done(api, job["id"])
+    assert done["state"] == "Succeeded", done
+    puts = [r for r in emulator.requests("RestorePoints_Create") if vm in r["path"]]
+    assert [r["status"] for r in puts] == [429, 201], puts
+    events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+
+
+def test_replication_failure_ends_failed_with_a_failure_event(
+    api: httpx.Client, emulator: EmulatorControl, events: EventLog, stack: Stack
+) -> None:
+    source = seed_source(stack.arm_endpoint, data_disks=2)
+    vm = source.vm_id.rsplit("/", 1)[-1]
+    emulator.add_fault(
+        operation="RestorePoints_Create",
+        kind="replication_failure",
+        lun=1,
+        match={"pathContains": vm},
+    )
+    job = request_copy(api, source.restore_point_id)
+    done = wait_until_done(api, job["id"])
+    assert done["state"] == "Failed"
+    assert done["error"]["code"] == "ReplicationFailed"
+    event = events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
+    assert event["data"]["reason"]["code"] == "ReplicationFailed"
+    assert event["data"]["target"]["restorePointId"] == done["targetRestorePointId"]
+
+
+@pytest.mark.slow
+def test_a_message_that_keeps_failing_reaches_poison_and_fails_the_job(
+    api: httpx.Client, emulator: EmulatorControl, events: EventLog, stack: Stack
+) -> None:
+    """ARM answering 200 with something that is not a restore point collection is not a
+    known failure: the stage raises, the host retries it maxDequeueCount times, moves it to
+    the poison queue, and the poison handler fails the job with an event."""
+    name = unique("poisonvm")
+    source = seed_source(stack.arm_endpoint, data_disks=0, name=name)
+    job = request_copy(api, source.restore_point_id)
+    emulator.add_fault(
+        operation="RestorePointCollections_Get",
+        kind="http",
+        status=200,
+        match={"pathContains": f"rpc-{name}"},
+    )
+    done = wait_until_done(api, job["id"], timeout=180)
+    assert done["state"] == "Failed", done
+    assert done["error"]["code"] == "StageFailedRepeatedly"
+    event = events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
+    assert event["data"]["reason"]["stage"] == "ensure-target"
