@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         # The app reads settings from os.environ (as on Azure); local Values fill the gaps.
         export_to_environment(local, os.environ)
         settings = build_app_settings(local, os.environ)
-        config = load_host_config(app_dir)
+        config = load_host_config(app_dir, settings)
         port = args.port or local.local_http_port or DEFAULT_PORT
         host = Host(
             HostOptions(

@@ -219,7 +219,33 @@ def parse_host_config(doc: Mapping[str, Any]) -> HostConfig:
     )
 
 
-def load_host_config(app_dir: Path) -> HostConfig:
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
+def apply_host_overrides(doc: dict[str, Any], settings: Mapping[str, str]) -> dict[str, Any]:
+    """App settings named `AzureFunctionsJobHost__a__b` override host.json's `a.b`, as the
+    real host does (e.g. `AzureFunctionsJobHost__extensions__queues__visibilityTimeout`)."""
+    for key, raw in settings.items():
+        if not key.startswith(HOST_OVERRIDE_PREFIX):
+            continue
+        path = [p for p in key[len(HOST_OVERRIDE_PREFIX) :].split("__") if p]
+        if not path:
+            continue
+        try:
+            value: Any = json.loads(raw)  # numbers and booleans keep their type
+        except ValueError:
+            value = raw
+        node = doc
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+    return doc
+
+
+def load_host_config(app_dir: Path, settings: Mapping[str, str] | None = None) -> HostConfig:
     path = app_dir / "host.json"
     if not path.exists():
         raise StartupError(f"{path} not found: a function app needs a host.json")
@@ -232,4 +258,4 @@ def load_host_config(app_dir: Path) -> HostConfig:
     version = doc.get("version")
     if version is not None and version != "2.0":
         raise StartupError(f"{path}: version must be '2.0' (Functions v4), not {version!r}")
-    return parse_host_config(doc)
+    return parse_host_config(apply_host_overrides(doc, settings or {}))

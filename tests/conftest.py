@@ -30,6 +30,8 @@ FAST_APP_SETTINGS = {
     "ARM_TIMEOUT_SECONDS": "10",
     # 14 simulated days at 600x is about 34 real minutes; tests that need the cap set it lower.
     "COPY_TIMEOUT_SECONDS": "2100",
+    # A failed invocation's message comes back after 1 s instead of 30 (poison in seconds).
+    "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
 }
 
 

@@ -443,3 +443,19 @@ def test_secret_detection_masks_credentials_not_setting_names() -> None:
     assert _looks_secret("ARM_STATIC_TOKEN", "local-emulator-token")
     assert not _looks_secret("STORAGE_CONNECTION", "AzureWebJobsStorage")
     assert not _looks_secret("QUEUE_POLL", "rpcopy-poll")
+
+
+def test_app_settings_override_host_json_like_the_real_host() -> None:
+    from devhost.settings import apply_host_overrides, parse_host_config
+
+    doc = {"version": "2.0", "extensions": {"queues": {"visibilityTimeout": "00:00:30"}}}
+    settings = {
+        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:02",
+        "AzureFunctionsJobHost__extensions__queues__maxDequeueCount": "3",
+        "AzureFunctionsJobHost__extensions__http__routePrefix": "v1",
+        "UNRELATED": "x",
+    }
+    config = parse_host_config(apply_host_overrides(doc, settings))
+    assert config.queues.visibility_timeout == 2.0
+    assert config.queues.max_dequeue_count == 3
+    assert config.route_prefix == "v1"

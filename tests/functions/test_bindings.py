@@ -25,6 +25,7 @@ EXPECTED_QUEUES = {
     "stage_finish": "rpcopy-finish",
     "poison_finish": "rpcopy-finish-poison",
 }
+EXPECTED_EVENTGRID = {"restore_point_created"}
 EXPECTED_ROUTES = {
     "copies_create": ("copies", ["POST"]),
     "copies_get": ("copies/{id}", ["GET"]),
@@ -53,7 +54,7 @@ def _bindings(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
 
 def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
     bindings = _bindings(_load_app(monkeypatch))
-    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES), (
+    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID, (
         "a function was added or removed: update this contract test and the README"
     )
     for name, queue in EXPECTED_QUEUES.items():
@@ -72,6 +73,10 @@ def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch)
             "keys are required by default"
         )
         assert output["direction"] == "OUT"
+    for name in EXPECTED_EVENTGRID:
+        (trigger,) = bindings[name]
+        assert trigger["type"] == "eventGridTrigger"
+        assert trigger["name"] == "event"
 
 
 def test_queue_names_and_auth_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,7 +131,7 @@ def test_the_python_worker_indexes_function_app() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     indexed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
-    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES)
+    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID
     assert all(kind == "async" for kind, _ in indexed.values())
     assert indexed["stage_poll"][1] == "msg"
     assert indexed["copies_create"][1] == "req"

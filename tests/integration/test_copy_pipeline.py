@@ -150,6 +150,7 @@ def test_a_message_that_keeps_failing_reaches_poison_and_fails_the_job(
         operation="RestorePointCollections_Get",
         kind="http",
         status=200,
+        body='{"unexpected": "not a restore point collection"}',
         match={"pathContains": f"rpc-{name}"},
     )
     done = wait_until_done(api, job["id"], timeout=180)
