@@ -10,7 +10,7 @@ import logging
 
 import azure.functions as func
 
-from shared import auto_intake, http_api, redaction, stages
+from shared import auto_intake, http_api, redaction, stages, sweep
 from shared.messages import Stage
 from shared.resource_events import read_event
 from shared.services import get_services, load_policies
@@ -58,6 +58,18 @@ async def copies_get(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="copies", methods=["GET"])
 async def copies_list(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.list_copies(await get_services(), dict(req.params)))
+
+
+@app.function_name("protection_status")
+@app.route(route="protection", methods=["GET"])
+async def protection_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.protection_status(await get_services()))
+
+
+@app.function_name("sweep_plan")
+@app.route(route="plan", methods=["GET"])
+async def sweep_plan(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.sweep_plan(await get_services()))
 
 
 # -- queue stages and their poison queues ----------------------------------------------------
@@ -112,3 +124,17 @@ async def restore_point_created(event: func.EventGridEvent) -> None:
     jobs = await auto_intake.on_restore_point_written(await get_services(), read)
     if jobs:
         logging.info("event %s: %d copy job(s) requested", event.id, len(jobs))
+
+
+# -- automatic DR: the sweep ---------------------------------------------------------------------
+
+
+@app.function_name("sweep_timer")
+@app.timer_trigger(schedule=SETTINGS.sweep_schedule, arg_name="timer", use_monitor=True)
+async def sweep_timer(timer: func.TimerRequest) -> None:
+    """Reconcile every protected collection with what exists (catches missed events), apply
+    retention and judge the RPO. With SWEEP_DRY_RUN=true it only logs the plan."""
+    services = await get_services()
+    report = await sweep.sweep(services, dry_run=services.settings.sweep_dry_run)
+    if report.problems:
+        logging.warning("sweep problems: %s", "; ".join(report.problems[:20]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from shared.arm_client import ArmError
 from shared.intake import CopyRequest, IntakeError, request_copy
 from shared.ledger import JobFilter, JobState
 from shared.messages import Trigger
@@ -210,3 +211,34 @@ async def list_copies(services: Services, params: Mapping[str, str]) -> ApiRespo
         query["cursor"] = next_cursor
         body["nextLink"] = f"/api/copies?{urlencode(query)}"
     return ApiResponse(200, body)
+
+
+async def protection_status(services: Services) -> ApiResponse:
+    from shared.sweep import protection
+
+    try:
+        return ApiResponse(200, await protection(services))
+    except ArmError as exc:
+        return _arm_problem(exc)
+
+
+async def sweep_plan(services: Services) -> ApiResponse:
+    """What the sweep would copy and delete, and why, without doing it."""
+    from shared.sweep import sweep
+
+    try:
+        report = await sweep(services, dry_run=True)
+    except ArmError as exc:
+        return _arm_problem(exc)
+    return ApiResponse(200, report.to_api())
+
+
+def _arm_problem(exc: ArmError) -> ApiResponse:
+    if exc.transient:
+        return problem(
+            503,
+            "Azure Resource Manager is unavailable",
+            f"{exc}; try again shortly",
+            headers={"Retry-After": str(int(exc.retry_after or 30))},
+        )
+    return problem(502, "Azure Resource Manager refused a request", str(exc))

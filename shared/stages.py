@@ -46,6 +46,7 @@ from shared.replication import CopyStatus, assess
 from shared.resource_ids import CollectionId, RestorePointId, normalize_region, same_id
 from shared.services import Services
 from shared.step_guard import Verdict, decide
+from shared.sweep import retention_after_success
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +530,10 @@ async def finish(services: Services, message: JobMessage, record: JobRecord) -> 
         transform,
         lambda r: [job_event_out(services, r, _EVENT_FOR_STATE[outcome.state])],
     )
-    await release_and_promote(services, stored or await _current(services, record))
+    ended = stored or await _current(services, record)
+    await release_and_promote(services, ended)
+    if stored is not None and stored.state is JobState.SUCCEEDED:
+        await retention_after_success(services, stored)
     return Result.FINISHED
 
 

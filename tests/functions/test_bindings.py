@@ -30,11 +30,15 @@ EXPECTED_ROUTES = {
     "copies_create": ("copies", ["POST"]),
     "copies_get": ("copies/{id}", ["GET"]),
     "copies_list": ("copies", ["GET"]),
+    "protection_status": ("protection", ["GET"]),
+    "sweep_plan": ("plan", ["GET"]),
 }
+EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
 
 
 def _load_app(monkeypatch: pytest.MonkeyPatch, **env: str) -> func.FunctionApp:
-    for key in [k for k in list(__import__("os").environ) if k.startswith(("QUEUE_", "HTTP_AUTH"))]:
+    prefixes = ("QUEUE_", "HTTP_AUTH", "SWEEP_", "POLICY_")
+    for key in [k for k in list(__import__("os").environ) if k.startswith(prefixes)]:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     for key, value in env.items():
@@ -54,9 +58,9 @@ def _bindings(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
 
 def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
     bindings = _bindings(_load_app(monkeypatch))
-    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID, (
-        "a function was added or removed: update this contract test and the README"
-    )
+    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID | set(
+        EXPECTED_TIMERS
+    ), "a function was added or removed: update this contract test and the README"
     for name, queue in EXPECTED_QUEUES.items():
         (trigger,) = bindings[name]
         assert trigger["type"] == "queueTrigger"
@@ -73,6 +77,11 @@ def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch)
             "keys are required by default"
         )
         assert output["direction"] == "OUT"
+    for name, schedule in EXPECTED_TIMERS.items():
+        (trigger,) = bindings[name]
+        assert trigger["type"] == "timerTrigger"
+        assert trigger["schedule"] == schedule
+        assert trigger["useMonitor"] is True
     for name in EXPECTED_EVENTGRID:
         (trigger,) = bindings[name]
         assert trigger["type"] == "eventGridTrigger"
@@ -83,21 +92,36 @@ def test_queue_names_and_auth_come_from_settings(monkeypatch: pytest.MonkeyPatch
     bindings = _bindings(
         _load_app(
             monkeypatch,
+            SWEEP_SCHEDULE="30 */5 * * * *",
             QUEUE_POLL="custom-poll",
             HTTP_AUTH_LEVEL="anonymous",
             STORAGE_CONNECTION="OtherStorage",
         )
     )
     assert bindings["stage_poll"][0]["queueName"] == "custom-poll"
+    assert bindings["sweep_timer"][0]["schedule"] == "30 */5 * * * *"
     assert bindings["poison_poll"][0]["queueName"] == "custom-poll-poison"
     assert bindings["stage_poll"][0]["connection"] == "OtherStorage"
     trigger = next(b for b in bindings["copies_create"] if b["type"] == "httpTrigger")
     assert str(trigger["authLevel"]).upper().endswith("ANONYMOUS")
 
 
-def test_bad_settings_fail_at_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="QUEUE_POLL"):
-        _load_app(monkeypatch, QUEUE_POLL="Not_A_Queue")
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("QUEUE_POLL", "Not_A_Queue", "QUEUE_POLL"),
+        ("SWEEP_SCHEDULE", "*/5 * * * *", "SWEEP_SCHEDULE"),
+        ("POLICY_FILE", "tests/fixtures/policies/invalid-many.json", "invalid-many.json"),
+        ("POLICY_FILE", "/no/such/policy.json", "policy.json"),
+    ],
+)
+def test_bad_settings_fail_at_indexing(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: str, named: str
+) -> None:
+    """The app never runs on a half-understood configuration or half a policy."""
+    monkeypatch.chdir(REPO)
+    with pytest.raises(ValueError, match=named):
+        _load_app(monkeypatch, **{setting: value})
 
 
 INDEXER = textwrap.dedent(
@@ -131,7 +155,9 @@ def test_the_python_worker_indexes_function_app() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     indexed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
-    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID
+    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID | set(
+        EXPECTED_TIMERS
+    )
     assert all(kind == "async" for kind, _ in indexed.values())
     assert indexed["stage_poll"][1] == "msg"
     assert indexed["copies_create"][1] == "req"
