@@ -18,7 +18,7 @@ from shared.arm_client import ArmError
 from shared.job_flow import admit_job
 from shared.ledger import JobRecord, JobState
 from shared.messages import Trigger, job_id_for, parse_arm_time
-from shared.outbox import deliver
+from shared.outbox import deliver, outbox_is_stale
 from shared.regions import known_regions
 from shared.resource_ids import (
     InvalidResourceId,
@@ -234,7 +234,7 @@ async def request_copy(
     if record.state is JobState.WAITING:
         # Admission may have been cut short by a crash; deciding again is idempotent.
         return await admit_job(services, record), False
-    if not record.outbox_sent and not record.state.terminal:
-        # An earlier request stored the job but died before sending; finish its work.
+    if not record.state.terminal and outbox_is_stale(record, services.clock()):
+        # An earlier request or stage stored a step but died before sending; finish its work.
         await deliver(services, record)
     return record, False

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from shared.ledger import JobRecord, Outbound
 from shared.messages import JobMessage
 from shared.services import Services
 
 log = logging.getLogger(__name__)
+
+# An unsent outbox younger than this is most likely being sent right now by the instance that
+# committed it; re-sending it then would only make a duplicate. Repairs wait this long.
+STALE_OUTBOX_SECONDS = 60.0
+
+
+def outbox_is_stale(record: JobRecord, now: datetime) -> bool:
+    return (
+        not record.outbox_sent and (now - record.updated_at).total_seconds() > STALE_OUTBOX_SECONDS
+    )
 
 
 async def commit(

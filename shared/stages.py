@@ -43,7 +43,13 @@ from shared.messages import (
 from shared.outbox import commit, deliver
 from shared.poll_schedule import next_poll, observe
 from shared.replication import CopyStatus, assess
-from shared.resource_ids import CollectionId, RestorePointId, normalize_region, same_id
+from shared.resource_ids import (
+    MANAGED_TAG,
+    CollectionId,
+    RestorePointId,
+    normalize_region,
+    same_id,
+)
 from shared.services import Services
 from shared.step_guard import Verdict, decide
 from shared.sweep import retention_after_success
@@ -236,6 +242,8 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
     if existing is None:
         body = {
             "location": message.target_region,
+            # Retention only ever deletes inside collections carrying this tag.
+            "tags": {MANAGED_TAG: "true"},
             "properties": {"source": {"id": str(source.collection)}},
         }
         await arm.put(
@@ -306,10 +314,16 @@ async def start_copy(services: Services, message: JobMessage, record: JobRecord)
         if wait > 0:
             return await _wait_for_budget(services, message, wait)
         body = {"properties": {"sourceRestorePoint": {"id": message.source_restore_point_id}}}
-        response = await arm.put(
-            str(target_rp), body, operation="RestorePoints_Create", correlation_id=cid
-        )
-        operation_url = response.headers.get("azure-asyncoperation") or operation_url
+        try:
+            response = await arm.put(
+                str(target_rp), body, operation="RestorePoints_Create", correlation_id=cid
+            )
+            operation_url = response.headers.get("azure-asyncoperation") or operation_url
+        except ArmError as exc:
+            # Another delivery of this step may have created it a moment ago (Azure refuses
+            # to update an existing restore point): if it is our copy, carry on with it.
+            if exc.transient or not await _is_our_copy(services, message, str(target_rp)):
+                raise
     else:
         # A copy from an earlier attempt of this step: continue from its state, if it is ours.
         copied_from = ((existing.get("properties") or {}).get("sourceRestorePoint") or {}).get("id")
@@ -346,6 +360,14 @@ async def start_copy(services: Services, message: JobMessage, record: JobRecord)
         ],
     )
     return Result.ADVANCED
+
+
+async def _is_our_copy(services: Services, message: JobMessage, target_rp: str) -> bool:
+    body = await services.arm.get_or_none(
+        target_rp, operation="RestorePoints_Get", correlation_id=message.correlation_id
+    )
+    copied_from = (((body or {}).get("properties") or {}).get("sourceRestorePoint") or {}).get("id")
+    return bool(copied_from) and same_id(copied_from, message.source_restore_point_id)
 
 
 async def _wait_for_budget(services: Services, message: JobMessage, wait: float) -> Result:

@@ -25,7 +25,7 @@ from shared.intake import IntakeError, request_copy
 from shared.job_flow import promote_waiting
 from shared.ledger import JobRecord
 from shared.messages import Trigger
-from shared.outbox import deliver
+from shared.outbox import deliver, outbox_is_stale
 from shared.policies import CollectionInfo, ResolvedTarget
 from shared.protection import PairStatus, breach_event_key, pair_status
 from shared.protection import to_api as status_to_api
@@ -42,9 +42,6 @@ from shared.sweep_plan import (
 log = logging.getLogger(__name__)
 
 LIST_ALL = "/subscriptions/{sub}/providers/Microsoft.Compute/restorePointCollections"
-# Jobs whose messages were not all sent are re-sent by the sweep once they are this old
-# (younger ones may simply be in the middle of sending).
-STALE_OUTBOX_SECONDS = 120
 
 
 @dataclass
@@ -255,8 +252,7 @@ async def _repair(services: Services, key: str, jobs: list[JobRecord]) -> None:
     """Finish what a crash may have cut short: unsent outboxes and a pair nobody holds."""
     now = services.clock()
     for job in jobs:
-        stale = (now - job.updated_at).total_seconds() > STALE_OUTBOX_SECONDS
-        if not job.outbox_sent and stale:
+        if not job.state.terminal and outbox_is_stale(job, now):
             log.warning("job %s: re-sending step %s messages left unsent", job.job_id, job.step)
             await deliver(services, job)
     await promote_waiting(services, key)
@@ -347,6 +343,14 @@ async def retention_after_success(services: Services, record: JobRecord) -> None
             max_age_days=target.max_age_days,
             now=services.clock(),
         )
+        log.info(
+            "retention after job %s: %d to delete, kept %s",
+            record.job_id,
+            len(plan.deletions),
+            ", ".join(
+                f"{k.target_restore_point_id.rsplit('/', 1)[-1]}={k.reason}" for k in plan.kept
+            ),
+        )
         report = PairReport(
             str(info.id), target.region, str(target.collection_id), target.policy_name
         )
@@ -363,20 +367,23 @@ async def retention_after_success(services: Services, record: JobRecord) -> None
 async def announce_rpo(
     services: Services, info: CollectionInfo, target: ResolvedTarget, status: PairStatus
 ) -> None:
-    """Emit an RPO-breach event once per breach (the pair row remembers which it announced)."""
+    """Emit an RPO-breach event when a pair crosses its objective (ok/at-risk -> breached).
+
+    The pair row keeps the last judged state, so a breach that lasts several sweeps (first no
+    copy at all, then a copy that is still too old) is announced once; recovering and breaching
+    again is a new crossing."""
     breach = breach_event_key(status)
     announce: list[bool] = []
 
     def mutate(pair: Any) -> Any:
         announce.clear()
-        if breach is None:
-            if pair.rpo_state == status.rpo_state:
-                return None
-            return pair.evolve(rpo_state=status.rpo_state)
-        if pair.rpo_breach_announced_for == breach:
+        crossed = breach is not None and pair.rpo_state != "breached"
+        if pair.rpo_state == status.rpo_state and not crossed:
             return None
-        announce.append(True)
-        return pair.evolve(rpo_state=status.rpo_state, rpo_breach_announced_for=breach)
+        if crossed:
+            announce.append(True)
+            return pair.evolve(rpo_state=status.rpo_state, rpo_breach_announced_for=breach)
+        return pair.evolve(rpo_state=status.rpo_state)
 
     await services.rules.update_pair(str(info.id), target.region, mutate)
     if not announce:

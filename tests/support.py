@@ -47,6 +47,7 @@ def seed_source(
     restore_points: int = 1,
     name: str | None = None,
     tags: dict[str, str] | None = None,
+    spacing_seconds: float = 3600.0,
 ) -> SeededSource:
     """A VM with an OS disk and data disks, its collection and restore point(s) in `region`,
     plus the target resource group; every name unique so tests never collide."""
@@ -68,7 +69,7 @@ def seed_source(
     for index in range(1, restore_points + 1):
         # Older first: rp1 is the oldest, as a backup schedule would have made them.
         scenario.restore_point(
-            f"rp{index}", collection, age_seconds=(restore_points - index + 1) * 3600
+            f"rp{index}", collection, age_seconds=(restore_points - index + 1) * spacing_seconds
         )
     with EmulatorControl(emulator_url) as control:
         control.seed(scenario)
