@@ -458,7 +458,9 @@ async def poll(services: Services, message: JobMessage, record: JobRecord) -> Re
         services,
         message,
         lambda r: r.evolve(
-            disks=view.disks, percent=view.percent, expected_finish=plan.expected_finish
+            disks=view.disks,
+            percent=view.percent if view.percent is not None else r.percent,
+            expected_finish=plan.expected_finish,
         ),
         lambda r: [
             to_stage(
