@@ -175,9 +175,10 @@ def start_azurite(workdir: Path, *, log_path: Path | None = None) -> Azurite:
 def python_module_process(
     name: str, module: str, module_args: Sequence[str], *, env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
+    drop: frozenset[str] = frozenset(),
 ) -> ManagedProcess:  # fmt: skip
     """A `python -m module` child with the current interpreter (the project's venv)."""
-    full_env = dict(os.environ)
+    full_env = {k: v for k, v in os.environ.items() if k not in drop}
     if env:
         full_env.update(env)
     full_env.setdefault("PYTHONUNBUFFERED", "1")

@@ -7,6 +7,7 @@ their own PIDs (also when anything fails half-way). Tests, the demo and the benc
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,13 @@ from devstack.processes import (
 )
 
 EMULATOR_TOKEN = "local-emulator-token"  # noqa: S105 - the local emulator's fixed token
+
+
+def app_setting_names() -> frozenset[str]:
+    """Every app setting the app knows (the sample lists them all): a host gets exactly the
+    stack's settings, never one that happens to be in the parent process's environment."""
+    sample = json.loads((REPO_ROOT / "local.settings.sample.json").read_text())
+    return frozenset(sample["Values"]) | {"AzureWebJobsStorage"}
 
 
 @dataclass
@@ -124,6 +132,7 @@ class Stack:
             ["--app-dir", str(REPO_ROOT), "--host", LOOPBACK, "--port", str(port)],
             env=self.app_settings(),
             log_path=self.workdir / f"host-{index}.log",
+            drop=app_setting_names(),
         ).start()
         host = Host(process, port)
         self.hosts.append(host)

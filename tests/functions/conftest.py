@@ -93,7 +93,9 @@ class FunctionApp:
         return texts
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+# Package scope: the app's settings leave os.environ as soon as these tests are done, before
+# any later test starts processes that inherit the environment.
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def fn_app(stack: Stack) -> AsyncIterator[FunctionApp]:
     settings = {**stack.app_settings(), **FAST_APP_SETTINGS, **FN_QUEUES}
     saved = dict(os.environ)
