@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -28,6 +29,10 @@ import stamina
 from shared.settings import ArmSettings
 
 log = logging.getLogger(__name__)
+
+# The copy job an ARM call works for, sent as x-ms-client-request-id. A ContextVar follows each
+# asyncio task, so concurrent invocations in one worker never mix their ids.
+current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
@@ -287,7 +292,8 @@ class ArmClient:
     ) -> ArmResponse:
         headers = {
             "Authorization": f"Bearer {await self._tokens.token()}",
-            "x-ms-client-request-id": str(uuid.uuid4()),
+            # The job id, so a support case can find every call one copy made (issue #3).
+            "x-ms-client-request-id": current_job_id.get() or str(uuid.uuid4()),
         }
         if correlation_id:
             headers["x-ms-correlation-request-id"] = correlation_id

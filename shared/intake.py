@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.arm_client import ArmError
+from shared.arm_client import ArmError, current_job_id
 from shared.job_flow import admit_job
 from shared.ledger import JobRecord, JobState
 from shared.messages import Trigger, job_id_for, parse_arm_time
@@ -173,6 +173,21 @@ async def request_copy(
     has just listed the source restore point.
     """
     region, group, name = validate_target(request, services)
+    token = current_job_id.set(job_id_for(request.source, region))
+    try:
+        return await _request_copy(services, request, region, group, name, known_source)
+    finally:
+        current_job_id.reset(token)
+
+
+async def _request_copy(
+    services: Services,
+    request: CopyRequest,
+    region: str,
+    group: str,
+    name: str,
+    known_source: tuple[str, datetime | None] | None,
+) -> tuple[JobRecord, bool]:
     if known_source is None:
         known_source = await check_source(services, request.source, region)
     source_region, source_created_at = known_source

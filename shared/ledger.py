@@ -31,7 +31,13 @@ from shared.messages import DiskProgress, Failure, Stage, Trigger
 
 log = logging.getLogger(__name__)
 
-ROW_KEY = "job"
+
+def partition_of(job_id: str) -> str:
+    """A job's partition: the first half of its id, which is its pair's key prefix (see
+    shared.messages.job_id_for), so a pair's jobs are one partition query, not a table scan."""
+    return job_id[:16]
+
+
 _MAX_CONFLICT_RETRIES = 20
 
 
@@ -130,8 +136,8 @@ class JobRecord:
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {
-            "PartitionKey": self.job_id,
-            "RowKey": ROW_KEY,
+            "PartitionKey": partition_of(self.job_id),
+            "RowKey": self.job_id,
             "Run": self.run,
             "State": self.state.value,
             "SourceRestorePointId": self.source_restore_point_id,
@@ -175,7 +181,7 @@ class JobRecord:
     def from_entity(cls, entity: Mapping[str, Any]) -> JobRecord:
         failure = entity.get("Failure")
         return cls(
-            job_id=entity["PartitionKey"],
+            job_id=entity["RowKey"],
             run=int(entity.get("Run", 1)),
             state=JobState(entity["State"]),
             source_restore_point_id=entity["SourceRestorePointId"],
@@ -314,6 +320,11 @@ class Ledger:
                 return record, True
             return existing, False
 
+    async def overwrite(self, record: JobRecord) -> None:
+        """Replace the row whatever it holds (only for repairing a row that cannot be read)."""
+        await self.ensure_table()
+        await self._table.upsert_entity(record.to_entity(), mode=UpdateMode.REPLACE)
+
     async def get(self, job_id: str) -> JobRecord | None:
         record, _ = await self._get_with_etag(job_id)
         return record
@@ -321,7 +332,7 @@ class Ledger:
     async def _get_with_etag(self, job_id: str) -> tuple[JobRecord | None, str | None]:
         await self.ensure_table()
         try:
-            entity = await self._table.get_entity(job_id, ROW_KEY)
+            entity = await self._table.get_entity(partition_of(job_id), job_id)
         except ResourceNotFoundError:
             return None, None
         return JobRecord.from_entity(entity), entity.metadata.get("etag")
@@ -397,7 +408,10 @@ class Ledger:
         await self.ensure_table()
         return [
             JobRecord.from_entity(e)
-            async for e in self._table.query_entities("PairKey eq @key", parameters={"key": key})
+            async for e in self._table.query_entities(
+                "PartitionKey eq @pk and PairKey eq @key",
+                parameters={"pk": partition_of(key), "key": key},
+            )
         ]
 
     async def waiting_for_pair(self, key: str) -> list[JobRecord]:
@@ -405,7 +419,8 @@ class Ledger:
         return [
             JobRecord.from_entity(e)
             async for e in self._table.query_entities(
-                "PairKey eq @key and State eq 'Waiting'", parameters={"key": key}
+                "PartitionKey eq @pk and PairKey eq @key and State eq 'Waiting'",
+                parameters={"pk": partition_of(key), "key": key},
             )
         ]
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from shared.copy_rules import pair_key
 from shared.resource_ids import InvalidResourceId, RestorePointId, normalize_region
 
 MESSAGE_VERSION = 1
@@ -168,9 +169,17 @@ def decode_message(raw: str | bytes) -> JobMessage:
 
 
 def job_id_for(source: RestorePointId, target_region: str) -> str:
-    """Deterministic: the same (restore point, region) is the same job on every intake path."""
-    key = f"{source.normalized}|{normalize_region(target_region)}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    """Deterministic: the same (restore point, region) is the same job on every intake path.
+
+    The first half is the (source collection, region) pair's key, so the ledger can keep a
+    pair's jobs in one Table partition (see shared/ledger.py) and still read a job by id alone.
+    """
+    region = normalize_region(target_region)
+    key = f"{source.normalized}|{region}"
+    return (
+        pair_key(str(source.collection), region)[:16]
+        + hashlib.sha256(key.encode()).hexdigest()[:16]
+    )
 
 
 def parse_arm_time(value: Any) -> datetime | None:

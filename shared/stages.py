@@ -22,12 +22,12 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from shared import events
-from shared.arm_client import ArmError, ArmThrottled
+from shared.arm_client import ArmError, ArmThrottled, current_job_id
 from shared.job_flow import job_event_out, release_and_promote
 from shared.ledger import JobRecord, JobState, Outbound
 from shared.messages import (
@@ -114,6 +114,7 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
     except InvalidMessage as exc:
         return await reject_unreadable(services, stage, exc)
 
+    current_job_id.set(message.job_id)
     record = await services.ledger.get(message.job_id)
     decision = decide(record, message)
     if decision.verdict is Verdict.MISSING:
@@ -213,25 +214,12 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
             ),
         )
     source = message.source
-    source_rp = await arm.get_or_none(
-        str(source), operation="RestorePoints_Get", correlation_id=cid
-    )
-    if source_rp is None:
-        raise StageFailure(
-            "SourceRestorePointNotFound", f"source restore point {source} does not exist"
-        )
-    if (source_rp.get("properties") or {}).get("sourceRestorePoint"):
-        raise StageFailure("CopyOfCopy", f"{source} is itself a copy; Azure cannot copy a copy")
-    source_rpc = await arm.get_or_none(
-        str(source.collection), operation="RestorePointCollections_Get", correlation_id=cid
-    )
-    if source_rpc is None:
-        raise StageFailure(
-            "SourceCollectionNotFound", f"collection {source.collection} does not exist"
-        )
-    source_region = normalize_region(source_rpc.get("location", ""), "source collection location")
-    if source_region == message.target_region:
-        raise StageFailure("SameRegion", f"source and target are both in {source_region}")
+    if record.source_region is not None:
+        # Intake already checked the source (exists, not a copy, another region) and recorded
+        # its region and creation time; reading them again would only cost ARM calls.
+        source_region, created_at = record.source_region, record.source_created_at
+    else:
+        source_region, created_at = await _check_source(services, message)
 
     target = CollectionId.build(
         source.subscription_id, message.target_resource_group, message.target_collection_name
@@ -255,7 +243,6 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
     else:
         _check_target_collection(existing, target, source.collection, message.target_region)
 
-    created_at = parse_arm_time((source_rp.get("properties") or {}).get("timeCreated"))
     await commit(
         services,
         message,
@@ -268,6 +255,32 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
         lambda r: [to_stage(services, r, message, Stage.START_COPY)],
     )
     return Result.ADVANCED
+
+
+async def _check_source(services: Services, message: JobMessage) -> tuple[str, datetime | None]:
+    """The source checks for a job whose intake did not record them."""
+    source = message.source
+    cid = message.correlation_id
+    source_rp = await services.arm.get_or_none(
+        str(source), operation="RestorePoints_Get", correlation_id=cid
+    )
+    if source_rp is None:
+        raise StageFailure(
+            "SourceRestorePointNotFound", f"source restore point {source} does not exist"
+        )
+    if (source_rp.get("properties") or {}).get("sourceRestorePoint"):
+        raise StageFailure("CopyOfCopy", f"{source} is itself a copy; Azure cannot copy a copy")
+    source_rpc = await services.arm.get_or_none(
+        str(source.collection), operation="RestorePointCollections_Get", correlation_id=cid
+    )
+    if source_rpc is None:
+        raise StageFailure(
+            "SourceCollectionNotFound", f"collection {source.collection} does not exist"
+        )
+    source_region = normalize_region(source_rpc.get("location", ""), "source collection location")
+    if source_region == message.target_region:
+        raise StageFailure("SameRegion", f"source and target are both in {source_region}")
+    return source_region, parse_arm_time((source_rp.get("properties") or {}).get("timeCreated"))
 
 
 def _check_target_collection(
@@ -556,7 +569,12 @@ async def finish(services: Services, message: JobMessage, record: JobRecord) -> 
     )
     ended = stored or await _current(services, record)
     await release_and_promote(services, ended)
-    if stored is not None and stored.state is JobState.SUCCEEDED:
+    if (
+        stored is not None
+        and stored.state is JobState.SUCCEEDED
+        and stored.trigger is not Trigger.HTTP
+    ):
+        # Policy-driven copies prune their target now; the sweep covers manual ones.
         await retention_after_success(services, stored)
     return Result.FINISHED
 
@@ -589,6 +607,33 @@ async def fail_job(
         services, message, Outcome(state="Failed", failure=failure, disks=record.disks)
     )
     return Result.FAILED
+
+
+def _record_from_message(services: Services, message: JobMessage, failure: Failure) -> JobRecord:
+    """A failed job row rebuilt from what its message carries."""
+    now = services.clock()
+    return JobRecord(
+        job_id=message.job_id,
+        run=message.run,
+        state=JobState.FAILED,
+        source_restore_point_id=message.source_restore_point_id,
+        source_collection_id=str(message.source.collection),
+        source_region=None,
+        target_region=message.target_region,
+        target_resource_group=message.target_resource_group,
+        target_collection_name=message.target_collection_name,
+        target_restore_point_name=message.target_restore_point_name,
+        trigger=message.trigger,
+        correlation_id=message.correlation_id,
+        requested_at=message.requested_at,
+        updated_at=now,
+        started_at=message.started_at,
+        finished_at=now,
+        failure=failure,
+        attempts=dict(message.attempts),
+        step=message.step + 1,
+        runs_failed=1,
+    )
 
 
 async def fail_without_record(services: Services, message: JobMessage, reason: str) -> None:
@@ -701,7 +746,44 @@ async def _record_placeholder_failure(
 
 
 async def handle_poison(services: Services, stage: Stage, raw: str | bytes) -> Result:
-    """A message that failed `maxDequeueCount` times: fail its job with the reason."""
+    """A message that failed `maxDequeueCount` times: fail its job with the reason.
+
+    This is the last line of defence, so if failing the job the normal way fails too (say its
+    ledger row cannot be read), the row is replaced by a failed record and the event is sent
+    directly: the job must not vanish into a queue nobody reads."""
+    try:
+        return await _handle_poison(services, stage, raw)
+    except Exception as exc:
+        log.exception("poison %s message could not be handled normally; forcing failure", stage)
+        return await _force_fail(services, stage, raw, exc)
+
+
+async def _force_fail(
+    services: Services, stage: Stage, raw: str | bytes, cause: Exception
+) -> Result:
+    try:
+        message = decode_message(raw)
+    except InvalidMessage:
+        raise cause from None
+    failure = Failure(
+        code="StageFailedRepeatedly",
+        message=f"the {stage.value} stage failed on every delivery of its message, and the job's "
+        f"ledger row could not be updated ({type(cause).__name__}); the row was replaced by this "
+        f"failed record (correlation id {message.correlation_id})",
+        stage=stage,
+    )
+    record = _record_from_message(services, message, failure)
+    await services.ledger.overwrite(record)
+    event = job_event_out(services, record, events.EventType.FAILED)
+    await services.queues.send(event.queue, event.text)
+    try:
+        await release_and_promote(services, record)
+    except Exception:  # the pair row is repaired by the sweep
+        log.exception("job %s: could not release its pair", record.job_id)
+    return Result.FAILED
+
+
+async def _handle_poison(services: Services, stage: Stage, raw: str | bytes) -> Result:
     try:
         message = decode_message(raw)
     except InvalidMessage as exc:

@@ -3,14 +3,22 @@ including the failure paths: throttling and 503s retried, replication failure, p
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from arm_emulator.control import EmulatorControl
 from devstack.stack import Stack
+from shared.ledger import partition_of
+from shared.messages import JobMessage, Stage, Trigger, job_id_for
+from shared.resource_ids import RestorePointId
 from tests.support import TARGET_REGION, EventLog, seed_source, unique, wait_for
 
 TERMINAL = {"Succeeded", "Failed", "Superseded"}
@@ -138,23 +146,51 @@ def test_replication_failure_ends_failed_with_a_failure_event(
 
 @pytest.mark.slow
 def test_a_message_that_keeps_failing_reaches_poison_and_fails_the_job(
-    api: httpx.Client, emulator: EmulatorControl, events: EventLog, stack: Stack
+    api: httpx.Client, events: EventLog, stack: Stack
 ) -> None:
-    """ARM answering 200 with something that is not a restore point collection is not a
-    known failure: the stage raises, the host retries it maxDequeueCount times, moves it to
-    the poison queue, and the poison handler fails the job with an event."""
-    name = unique("poisonvm")
-    source = seed_source(stack.arm_endpoint, data_disks=0, name=name)
-    job = request_copy(api, source.restore_point_id)
-    emulator.add_fault(
-        operation="RestorePointCollections_Get",
-        kind="http",
-        status=200,
-        body='{"unexpected": "not a restore point collection"}',
-        match={"pathContains": f"rpc-{name}"},
+    """A job whose ledger row cannot be read fails every delivery of its poll message: the host
+    retries it maxDequeueCount times, moves it to the poison queue, and the poison handler
+    replaces the unreadable row with a failed record and emits the failure event."""
+    source = seed_source(stack.arm_endpoint, data_disks=0, name=unique("poisonvm"))
+    job_id = job_id_for(RestorePointId.parse(source.restore_point_id), TARGET_REGION)
+    with TableClient.from_connection_string(stack.storage_connection, "rpcopyjobs") as table:
+        with contextlib.suppress(ResourceExistsError):
+            table.create_table()
+        # A row in the ledger's shape that cannot be read back (garbage where JSON belongs).
+        table.upsert_entity(
+            {
+                "PartitionKey": partition_of(job_id),
+                "RowKey": job_id,
+                "State": "Replicating",
+                "Disks": "{not json",
+            }
+        )
+    message = JobMessage(
+        job_id=job_id,
+        step=2,
+        stage=Stage.POLL,
+        source_restore_point_id=source.restore_point_id,
+        target_region=TARGET_REGION,
+        target_resource_group="rg-dr",
+        target_collection_name="poison-target",
+        target_restore_point_name="rp1",
+        correlation_id=str(uuid.uuid4()),
+        trigger=Trigger.HTTP,
+        requested_at=datetime.now(UTC),
     )
-    done = wait_until_done(api, job["id"], timeout=180)
+    queue = QueueClient.from_connection_string(
+        stack.storage_connection, "rpcopy-poll", message_encode_policy=TextBase64EncodePolicy()
+    )
+    with queue:
+        queue.send_message(message.encode())
+
+    def failed() -> dict[str, Any] | None:
+        response = api.get(f"/api/copies/{job_id}")
+        return response.json() if response.status_code == 200 else None
+
+    done = wait_for(failed, timeout=120, what="the poison handler to fail the job")
     assert done["state"] == "Failed", done
     assert done["error"]["code"] == "StageFailedRepeatedly"
-    event = events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
-    assert event["data"]["reason"]["stage"] == "ensure-target"
+    assert done["error"]["stage"] == "poll"
+    event = events.wait_for(job_id, "rpcopy.copy.failed", timeout=30)
+    assert event["data"]["reason"]["code"] == "StageFailedRepeatedly"

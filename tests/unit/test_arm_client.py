@@ -810,3 +810,17 @@ async def test_token_fetched_per_attempt(
     fake.on("GET", RP, arm_error(503, "Busy"), ok({}))
     await client.get(RP, operation="op")
     assert tokens.calls == 2
+
+
+async def test_client_request_id_is_the_job_id_while_working_for_a_job(
+    client: ArmClient, fake: FakeArm
+) -> None:
+    from shared.arm_client import current_job_id
+
+    fake.on("GET", RP, ok({}))
+    token = current_job_id.set("0123456789abcdef0123456789abcdef")
+    try:
+        await client.get(RP, operation="op")
+    finally:
+        current_job_id.reset(token)
+    assert fake.requests[-1].headers["x-ms-client-request-id"] == "0123456789abcdef0123456789abcdef"

@@ -97,3 +97,24 @@ def test_keys_ignore_id_casing() -> None:
     assert pair_key(rpc, "westus") == pair_key(rpc.lower(), "westus")
     assert pair_key(rpc, "westus") != pair_key(rpc, "eastus")
     assert collection_key(rpc) == collection_key(rpc.upper())
+
+
+def test_a_job_id_starts_with_its_pair_partition() -> None:
+    """The ledger keeps a pair's jobs in one partition: job ids must carry the pair prefix."""
+    from shared.ledger import partition_of
+    from shared.messages import job_id_for
+    from shared.resource_ids import RestorePointId
+
+    rpc = (
+        "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/RG"
+        "/providers/Microsoft.Compute/restorePointCollections/C"
+    )
+    for name in ("rp1", "rp2", "RP3"):
+        rp = RestorePointId.parse(f"{rpc}/restorePoints/{name}")
+        for region in ("westus", "northeurope"):
+            job = job_id_for(rp, region)
+            assert len(job) == 32
+            assert partition_of(job) == partition_of(pair_key(rpc, region))
+    assert job_id_for(RestorePointId.parse(f"{rpc}/restorePoints/a"), "westus") != job_id_for(
+        RestorePointId.parse(f"{rpc}/restorePoints/b"), "westus"
+    )

@@ -11,7 +11,6 @@ import pytest
 from shared.copy_rules import pair_key
 from shared.ledger import (
     ACTIVE_STATES,
-    ROW_KEY,
     STAGE_FOR_STATE,
     JobFilter,
     JobRecord,
@@ -100,8 +99,8 @@ def test_entity_round_trip(record: JobRecord) -> None:
 
 def test_entity_shape() -> None:
     entity = full().to_entity()
-    assert entity["PartitionKey"] == JOB
-    assert entity["RowKey"] == ROW_KEY == "job"
+    assert entity["PartitionKey"] == JOB[:16]
+    assert entity["RowKey"] == JOB
     assert entity["State"] == "Failed"
     assert entity["Trigger"] == "sweep"
     assert entity["SourceCollectionId"] == SRC_RPC
@@ -144,8 +143,8 @@ def test_entity_omits_none() -> None:
 
 def test_from_entity_defaults_for_older_rows() -> None:
     entity = {
-        "PartitionKey": JOB,
-        "RowKey": "job",
+        "PartitionKey": JOB[:16],
+        "RowKey": JOB,
         "State": "Replicating",
         "SourceRestorePointId": SRC_RP,
         "SourceCollectionId": SRC_RPC,
