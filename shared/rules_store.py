@@ -144,6 +144,30 @@ class RulesStore:
             async for e in self._table.query_entities("PartitionKey eq 'pair'")
         ]
 
+    async def record_deletion(
+        self,
+        target_restore_point_id: str,
+        source_restore_point_id: str | None,
+        reason: str,
+        deleted_at: datetime,
+    ) -> None:
+        """Keep a row per copy retention deleted (the audit trail behind the event)."""
+        await self.ensure_table()
+        await self._table.upsert_entity(
+            {
+                "PartitionKey": "deletion",
+                "RowKey": collection_key(target_restore_point_id),
+                "TargetRestorePointId": target_restore_point_id,
+                "SourceRestorePointId": source_restore_point_id or "",
+                "Reason": reason,
+                "DeletedAt": deleted_at.isoformat(),
+            }
+        )
+
+    async def deletions(self) -> list[dict[str, Any]]:
+        await self.ensure_table()
+        return [dict(e) async for e in self._table.query_entities("PartitionKey eq 'deletion'")]
+
     async def reserve_copy_put(
         self, target_collection_id: str, now: datetime, limit: int, window: timedelta
     ) -> float:

@@ -303,6 +303,7 @@ async def delete_copy(
         },
         id_parts=(target_rp.lower(),),
     )
+    await services.rules.record_deletion(target_rp, source_rp, reason, now)
     await services.queues.send(services.settings.queues.events, events.encode(event))
     log.info("retention deleted %s: %s", target_rp, reason)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from azure.data.tables import TableClient
 
 from arm_emulator.control import EmulatorControl
 from devstack.stack import Stack, StackOptions, running_stack
@@ -277,6 +278,13 @@ def test_retention_keeps_exactly_the_newest_copies_the_policy_says(
         return deleted if len(deleted) >= 2 else None
 
     deleted = wait_for(deletion_events, timeout=30, what="two retention.deleted events")
+    # Each deletion is also recorded (the audit rows behind the events).
+    with TableClient.from_connection_string(dr_stack.storage_connection, "rpcopyrules") as table:
+        recorded = {
+            row["TargetRestorePointId"].lower()
+            for row in table.query_entities("PartitionKey eq 'deletion'")
+        }
+    assert {e["subject"].lower() for e in deleted} <= recorded
     assert sorted(e["data"]["sourceRestorePointId"].lower() for e in deleted) == sorted(
         m.lower() for m in made[:2]
     )
