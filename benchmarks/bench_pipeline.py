@@ -53,7 +53,13 @@ from benchmarks.common import (
     table,
     write_results,
 )
-from devstack.stack import Stack, StackOptions, running_stack
+from devstack.stack import (
+    FAST_APP_SETTINGS,
+    FAST_TIME_SCALE,
+    Stack,
+    StackOptions,
+    running_stack,
+)
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b1"
 SOURCE_REGION = "eastus"
@@ -63,22 +69,9 @@ TARGET_GROUP = "rg-bench-dr"
 EVENTS_QUEUE = "copy-events"
 TERMINAL_EVENTS = {"rpcopy.copy.succeeded", "rpcopy.copy.failed", "rpcopy.copy.superseded"}
 
-# The emulator runs 600x real time (ten simulated minutes, Azure's progress granularity, per real
-# second). The poll schedule is the test suite's (tests/conftest.py FAST_APP_SETTINGS): the
-# production schedule divided by the time scale, floored at one second.
-TIME_SCALE = 600.0
-APP_SETTINGS: dict[str, str] = {
-    "POLL_INITIAL_SECONDS": "1",
-    "POLL_MIN_SECONDS": "1",
-    "POLL_MAX_SECONDS": "2",
-    "POLL_PROGRESS_GRANULARITY_SECONDS": "1",
-    "STAGE_RETRY_BASE_SECONDS": "1",
-    "ARM_MAX_INLINE_WAIT_SECONDS": "5",
-    "ARM_LRO_POLL_SECONDS": "0.2",
-    "ARM_TIMEOUT_SECONDS": "10",
-    "COPY_TIMEOUT_SECONDS": "2100",
-    "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
-}
+# The emulator runs 600x real time; the poll schedule is scaled to match (shared with the tests).
+TIME_SCALE = FAST_TIME_SCALE
+APP_SETTINGS: dict[str, str] = dict(FAST_APP_SETTINGS)
 
 
 # ---- seeding -------------------------------------------------------------------------------------

@@ -27,6 +27,26 @@ from devstack.processes import (
 EMULATOR_TOKEN = "local-emulator-token"  # noqa: S105 - the local emulator's fixed token
 
 
+# App settings for a stack whose emulator runs 600x faster than real time (ten simulated minutes,
+# Azure's progress granularity, per real second): the production poll schedule divided by the
+# time scale and floored at one second, and failed invocations retried after 1 s instead of 30.
+# Tests and benchmarks share it.
+FAST_APP_SETTINGS: dict[str, str] = {
+    "POLL_INITIAL_SECONDS": "1",
+    "POLL_MIN_SECONDS": "1",
+    "POLL_MAX_SECONDS": "2",
+    "POLL_PROGRESS_GRANULARITY_SECONDS": "1",
+    "STAGE_RETRY_BASE_SECONDS": "1",
+    "ARM_MAX_INLINE_WAIT_SECONDS": "5",
+    "ARM_LRO_POLL_SECONDS": "0.2",
+    "ARM_TIMEOUT_SECONDS": "10",
+    # 14 simulated days at 600x is about 34 real minutes; tests that need the cap set it lower.
+    "COPY_TIMEOUT_SECONDS": "2100",
+    "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
+}
+FAST_TIME_SCALE = 600.0
+
+
 def app_setting_names() -> frozenset[str]:
     """Every app setting the app knows (the sample lists them all): a host gets exactly the
     stack's settings, never one that happens to be in the parent process's environment."""

@@ -638,33 +638,17 @@ def _record_from_message(services: Services, message: JobMessage, failure: Failu
 
 async def fail_without_record(services: Services, message: JobMessage, reason: str) -> None:
     """A well-formed message whose job has no ledger row: record it as failed, with an event."""
-    now = services.clock()
-    source = message.source
-    record = JobRecord(
-        job_id=message.job_id,
-        run=message.run,
-        state=JobState.FAILED,
-        source_restore_point_id=message.source_restore_point_id,
-        source_collection_id=str(source.collection),
-        source_region=None,
-        target_region=message.target_region,
-        target_resource_group=message.target_resource_group,
-        target_collection_name=message.target_collection_name,
-        target_restore_point_name=message.target_restore_point_name,
-        trigger=message.trigger,
-        correlation_id=message.correlation_id,
-        requested_at=message.requested_at,
-        updated_at=now,
-        finished_at=now,
-        failure=Failure(code="JobNotFound", message=reason, stage=message.stage),
-        runs_failed=1,
+    failure = Failure(code="JobNotFound", message=reason, stage=message.stage)
+    await _create_failed(services, _record_from_message(services, message, failure))
+
+
+async def _create_failed(services: Services, record: JobRecord) -> None:
+    """Store a failed job that has no row yet, with its failure event in the outbox."""
+    record = record.evolve(
+        outbox=(job_event_out(services, record, events.EventType.FAILED),), outbox_sent=False
     )
     stored, created = await services.ledger.create(record)
     if created:
-        stored = stored.evolve(
-            outbox=(job_event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
-        )
-        await services.ledger.update(stored.job_id, lambda _r: stored)
         await deliver(services, stored)
 
 
@@ -736,13 +720,7 @@ async def _record_placeholder_failure(
         ),
         runs_failed=1,
     )
-    stored, created = await services.ledger.create(record)
-    if created:
-        stored = stored.evolve(
-            outbox=(job_event_out(services, stored, events.EventType.FAILED),), outbox_sent=False
-        )
-        await services.ledger.update(stored.job_id, lambda _r: stored)
-        await deliver(services, stored)
+    await _create_failed(services, record)
 
 
 async def handle_poison(services: Services, stage: Stage, raw: str | bytes) -> Result:

@@ -14,25 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import Stack, StackOptions, running_stack
+from devstack.stack import (
+    FAST_APP_SETTINGS,
+    FAST_TIME_SCALE,
+    Stack,
+    StackOptions,
+    running_stack,
+)
 
 # Ten simulated minutes (Azure's progress granularity) per real second.
-TIME_SCALE = 600.0
-
-FAST_APP_SETTINGS = {
-    "POLL_INITIAL_SECONDS": "1",
-    "POLL_MIN_SECONDS": "1",
-    "POLL_MAX_SECONDS": "2",
-    "POLL_PROGRESS_GRANULARITY_SECONDS": "1",
-    "STAGE_RETRY_BASE_SECONDS": "1",
-    "ARM_MAX_INLINE_WAIT_SECONDS": "5",
-    "ARM_LRO_POLL_SECONDS": "0.2",
-    "ARM_TIMEOUT_SECONDS": "10",
-    # 14 simulated days at 600x is about 34 real minutes; tests that need the cap set it lower.
-    "COPY_TIMEOUT_SECONDS": "2100",
-    # A failed invocation's message comes back after 1 s instead of 30 (poison in seconds).
-    "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
-}
+TIME_SCALE = FAST_TIME_SCALE
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,7 @@ import pytest_asyncio
 from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
-from devstack.stack import Stack
-from tests.conftest import FAST_APP_SETTINGS
+from devstack.stack import FAST_APP_SETTINGS, Stack
 
 FN_QUEUES = {
     "QUEUE_ENSURE_TARGET": "fn-ensure-target",

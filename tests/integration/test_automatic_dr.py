@@ -20,8 +20,7 @@ import pytest
 from azure.data.tables import TableClient
 
 from arm_emulator.control import EmulatorControl
-from devstack.stack import Stack, StackOptions, running_stack
-from tests.conftest import FAST_APP_SETTINGS
+from devstack.stack import FAST_APP_SETTINGS, Stack, StackOptions, running_stack
 from tests.support import SOURCE_GROUP, SUBSCRIPTION, EventLog, seed_source, wait_for
 
 pytestmark = pytest.mark.slow
