@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from shared.arm_client import ArmClient, token_source_for
 from shared.ledger import Ledger
@@ -14,6 +15,8 @@ from shared.queues import QueueSender
 from shared.rules_store import RulesStore
 from shared.settings import Settings
 from shared.storage import StorageAccount
+
+APP_ROOT = Path(__file__).resolve().parent.parent
 
 
 def tag_names(settings: Settings) -> TagNames:
@@ -32,9 +35,11 @@ def load_policies(settings: Settings) -> PolicySet:
     names = tag_names(settings)
     if not settings.policy_file:
         return PolicySet.empty(extra_regions=settings.extra_regions, tag_names=names)
-    return load_policy_file(
-        settings.policy_file, extra_regions=settings.extra_regions, tag_names=names
-    )
+    path = Path(settings.policy_file)
+    if not path.is_absolute():
+        # Relative to the app root (where function_app.py is), not the worker's current directory.
+        path = APP_ROOT / path
+    return load_policy_file(path, extra_regions=settings.extra_regions, tag_names=names)
 
 
 def utcnow() -> datetime:

@@ -226,10 +226,13 @@ def test_restore_points_in_a_row_go_one_at_a_time_in_order_within_the_put_budget
             (j for j in jobs if j["targetRegion"] == region), key=lambda j: j["startedAt"]
         )
         assert [j["sourceRestorePointId"].lower() for j in in_region] == [m.lower() for m in made]
-        # The 4th copy into one target collection within the window waited for the budget.
+        # Never four copy PUTs into one target collection within one budget window...
         starts = [datetime.fromisoformat(j["startedAt"]) for j in in_region]
         assert (starts[3] - starts[0]).total_seconds() >= BUDGET_WINDOW - 1
-        assert any(j["attempts"].get("budget") for j in in_region[3:])
+        # ...and when the 4th was ready before the window ended, it waited for the budget.
+        third_done = datetime.fromisoformat(in_region[2]["finishedAt"])
+        if (third_done - starts[0]).total_seconds() < BUDGET_WINDOW - 2:
+            assert in_region[3]["attempts"].get("budget"), in_region[3]
     # Azure (the emulator) never had to refuse a copy PUT: the app held itself back.
     puts = [
         r

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,3 +30,14 @@ def test_the_sample_values_are_valid() -> None:
     assert settings.arm.credential == "static"
     assert settings.arm.endpoint.startswith("http://127.0.0.1")
     assert settings.http_auth_level == "function"
+
+
+def test_a_relative_policy_file_is_found_from_the_app_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Azure the worker's current directory is not guaranteed to be the app root."""
+    from shared.services import load_policies
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"POLICY_FILE": "tests/fixtures/policies/valid-full.json"})
+    assert not load_policies(settings).is_empty
