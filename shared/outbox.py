@@ -55,7 +55,10 @@ async def commit(
 async def deliver(services: Services, record: JobRecord) -> None:
     """Send the record's outbox and mark it sent (only if the row is still at that step)."""
     for item in record.outbox:
-        await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)
+        if item.queue == services.settings.queues.events:
+            await services.emit(item.text)
+        else:
+            await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)
 
     def mark(current: JobRecord) -> JobRecord | None:
         if current.step != record.step or current.run != record.run or current.outbox_sent:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.arm_client import ArmClient, token_source_for
+from shared.event_topic import TopicPublisher
 from shared.ledger import Ledger
 from shared.policies import PolicySet, TagNames, load_policy_file
 from shared.queues import QueueSender
@@ -54,6 +55,7 @@ class Services:
     queues: QueueSender
     rules: RulesStore
     policies: PolicySet
+    topic: TopicPublisher | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
@@ -67,11 +69,26 @@ class Services:
             queues=QueueSender(account.queue_service()),
             rules=RulesStore(tables, settings.rules_table),
             policies=load_policies(settings),
+            topic=TopicPublisher(
+                settings.eventgrid_topic_endpoint,
+                settings.eventgrid_topic_key,
+                managed_identity_client_id=settings.arm.managed_identity_client_id,
+            )
+            if settings.eventgrid_topic_endpoint
+            else None,
         )
+
+    async def emit(self, event_json: str) -> None:
+        """Send one CloudEvent to the events queue (and the Event Grid topic, if configured)."""
+        await self.queues.send(self.settings.queues.events, event_json)
+        if self.topic is not None:
+            await self.topic.publish(event_json)
 
     async def close(self) -> None:
         await self.arm.close()
         await self.rules.close()
+        if self.topic is not None:
+            await self.topic.close()
         await self.ledger.close()
         await self.queues.close()
 

@@ -107,6 +107,9 @@ class Settings:
     # A restore point whose copy failed this many runs is left for a human (status API).
     sweep_max_failed_runs: int = 3
     sweep_concurrency: int = 8
+    # Optional Event Grid custom topic (CloudEvents schema) that receives every event too.
+    eventgrid_topic_endpoint: str | None = None
+    eventgrid_topic_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -258,6 +261,24 @@ def _subscriptions(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(sorted({i.lower() for i in items}))
 
 
+def _topic_endpoint(env: Mapping[str, str], name: str) -> str | None:
+    value = _opt(env, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or (parts.scheme == "http" and not loopback)
+    ):
+        raise SettingsError(
+            f"setting {name}={value!r} must be an https:// Event Grid topic endpoint "
+            "(http:// only on loopback, for local tests)"
+        )
+    return value
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     credential = _choice(env, "ARM_CREDENTIAL", "default", ("default", "static"))
     static_token = _opt(env, "ARM_STATIC_TOKEN")
@@ -335,4 +356,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         sweep_dry_run=_bool(env, "SWEEP_DRY_RUN", False),
         sweep_max_failed_runs=_int(env, "SWEEP_MAX_FAILED_RUNS", 3),
         sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8),
+        eventgrid_topic_endpoint=_topic_endpoint(env, "EVENTGRID_TOPIC_ENDPOINT"),
+        eventgrid_topic_key=_opt(env, "EVENTGRID_TOPIC_KEY"),
     )

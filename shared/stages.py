@@ -753,7 +753,7 @@ async def _force_fail(
     record = _record_from_message(services, message, failure)
     await services.ledger.overwrite(record)
     event = job_event_out(services, record, events.EventType.FAILED)
-    await services.queues.send(event.queue, event.text)
+    await services.emit(event.text)
     try:
         await release_and_promote(services, record)
     except Exception:  # the pair row is repaired by the sweep

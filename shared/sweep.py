@@ -304,7 +304,7 @@ async def delete_copy(
         id_parts=(target_rp.lower(),),
     )
     await services.rules.record_deletion(target_rp, source_rp, reason, now)
-    await services.queues.send(services.settings.queues.events, events.encode(event))
+    await services.emit(events.encode(event))
     log.info("retention deleted %s: %s", target_rp, reason)
 
 
@@ -402,7 +402,7 @@ async def announce_rpo(
         },
         id_parts=(str(info.id).lower(), target.region, breach),
     )
-    await services.queues.send(services.settings.queues.events, events.encode(event))
+    await services.emit(events.encode(event))
     log.warning("RPO breached for %s -> %s", info.id, target.region)
 
 
