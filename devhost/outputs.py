@@ -22,6 +22,8 @@ def queue_output_bodies(value: Any) -> list[bytes | str]:
         return []
     try:
         datum = QueueMessageOutConverter.encode(value, expected_type=None)
+    # azure-functions' converter signals "cannot encode this type" with NotImplementedError;
+    # say which types a queue output takes instead.
     except NotImplementedError as exc:
         raise TypeError(
             f"a queue output cannot take a {type(value).__name__}: use str, bytes, "

@@ -397,12 +397,6 @@ class Ledger:
             break
         return records, encode_cursor(getattr(pages, "continuation_token", None))
 
-    async def all_active(self) -> list[JobRecord]:
-        """Every non-terminal job (the sweep and the protection view read these)."""
-        await self.ensure_table()
-        states = " or ".join(f"State eq '{s.value}'" for s in ACTIVE_STATES)
-        return [JobRecord.from_entity(e) async for e in self._table.query_entities(states)]
-
     async def for_pair(self, key: str) -> list[JobRecord]:
         """Every job (all states, all runs' latest) of one (source collection, region) pair."""
         await self.ensure_table()
@@ -421,15 +415,6 @@ class Ledger:
             async for e in self._table.query_entities(
                 "PartitionKey eq @pk and PairKey eq @key and State eq 'Waiting'",
                 parameters={"pk": partition_of(key), "key": key},
-            )
-        ]
-
-    async def for_source_collection(self, source_collection_id: str) -> list[JobRecord]:
-        await self.ensure_table()
-        return [
-            JobRecord.from_entity(e)
-            async for e in self._table.query_entities(
-                "SourceCollectionKey eq @src", parameters={"src": source_collection_id.lower()}
             )
         ]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from shared.resource_ids import InvalidResourceId, RestorePointId
 
@@ -64,14 +63,3 @@ def read_event(event_id: object, event_type: object, subject: object, data: obje
             Verdict.MALFORMED, "event subject and data.resourceUri disagree", event_id=eid
         )
     return ReadEvent(Verdict.RESTORE_POINT_WRITTEN, "restore point written", restore_point, eid)
-
-
-def read_raw_event(event: Mapping[str, Any]) -> ReadEvent:
-    """An event as a JSON object in either schema (Event Grid or CloudEvents 1.0)."""
-    if "specversion" in event:
-        return read_event(
-            event.get("id"), event.get("type"), event.get("subject"), event.get("data")
-        )
-    return read_event(
-        event.get("id"), event.get("eventType"), event.get("subject"), event.get("data")
-    )

@@ -95,10 +95,6 @@ class RulesStore:
     async def close(self) -> None:
         await self._table.close()
 
-    async def get_pair(self, source_collection_id: str, target_region: str) -> PairRecord:
-        record, _ = await self._read_pair(source_collection_id, target_region)
-        return record
-
     async def _read_pair(
         self, source_collection_id: str, target_region: str
     ) -> tuple[PairRecord, str | None]:
@@ -137,13 +133,6 @@ class RulesStore:
                 log.info("pair %s changed under us; re-reading", current.key)
         raise RulesConflict(f"pair {source_collection_id} -> {target_region}: too many writers")
 
-    async def all_pairs(self) -> list[PairRecord]:
-        await self.ensure_table()
-        return [
-            PairRecord.from_entity(e)
-            async for e in self._table.query_entities("PartitionKey eq 'pair'")
-        ]
-
     async def record_deletion(
         self,
         target_restore_point_id: str,
@@ -163,10 +152,6 @@ class RulesStore:
                 "DeletedAt": deleted_at.isoformat(),
             }
         )
-
-    async def deletions(self) -> list[dict[str, Any]]:
-        await self.ensure_table()
-        return [dict(e) async for e in self._table.query_entities("PartitionKey eq 'deletion'")]
 
     async def reserve_copy_put(
         self, target_collection_id: str, now: datetime, limit: int, window: timedelta

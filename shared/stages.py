@@ -46,7 +46,6 @@ from shared.replication import CopyStatus, assess
 from shared.resource_ids import (
     MANAGED_TAG,
     CollectionId,
-    RestorePointId,
     normalize_region,
     same_id,
 )
@@ -799,7 +798,3 @@ _STAGES: dict[Stage, Callable[[Services, JobMessage, JobRecord], Awaitable[Resul
     Stage.POLL: poll,
     Stage.FINISH: finish,
 }
-
-
-def source_of(message: JobMessage) -> RestorePointId:
-    return message.source

@@ -300,7 +300,7 @@ def test_queue_output_bodies_match_the_library_encoder() -> None:
     (as_json,) = queue_output_bodies(func.QueueMessage(id="i", body="payload"))
     assert json.loads(as_json) == {"id": "i", "body": "payload"}
     assert queue_output_bodies(None) == []
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"cannot take a int: use str, bytes, func\.QueueMessage"):
         queue_output_bodies(42)
 
 
