@@ -17,7 +17,7 @@ from typing import Any
 from shared.arm_client import ArmError, current_job_id
 from shared.job_flow import admit_job
 from shared.ledger import JobRecord, JobState
-from shared.messages import Trigger, job_id_for, parse_arm_time
+from shared.messages import Trigger, job_id_for
 from shared.outbox import deliver, outbox_is_stale
 from shared.regions import known_regions
 from shared.resource_ids import (
@@ -28,6 +28,7 @@ from shared.resource_ids import (
     validate_resource_name,
 )
 from shared.services import Services
+from shared.source_check import SourceProblem, inspect_source
 
 log = logging.getLogger(__name__)
 
@@ -110,55 +111,26 @@ def validate_target(request: CopyRequest, services: Services) -> tuple[str, str,
     return region, group, name
 
 
-async def _arm_lookup(services: Services, url: str, operation: str) -> dict[str, Any] | None:
+async def check_source(
+    services: Services, source: RestorePointId, target_region: str
+) -> tuple[str, datetime | None]:
+    """The source must exist, must not be a copy, and must be in another region."""
     try:
-        return await services.arm.get_or_none(url, operation=operation)
+        facts = await inspect_source(services.arm, source, target_region)
+    except SourceProblem as problem:
+        raise IntakeError(422, problem.title, problem.detail) from None
     except ArmError as exc:
         if exc.transient:
             raise IntakeError(
                 503,
                 "Azure Resource Manager is unavailable",
-                f"could not read {url}: {exc}; try again shortly",
+                f"could not read {source}: {exc}; try again shortly",
                 retry_after=int(exc.retry_after or 30),
             ) from None
         raise IntakeError(
-            502, "Azure Resource Manager refused the lookup", f"reading {url} failed: {exc}"
+            502, "Azure Resource Manager refused the lookup", f"reading {source} failed: {exc}"
         ) from None
-
-
-async def check_source(
-    services: Services, source: RestorePointId, target_region: str
-) -> tuple[str, datetime | None]:
-    """The source must exist, must not be a copy, and must be in another region."""
-    rp = await _arm_lookup(services, str(source), "RestorePoints_Get")
-    if rp is None:
-        raise IntakeError(
-            422,
-            "Source restore point not found",
-            f"restore point {source} does not exist (or this app's identity cannot read it)",
-        )
-    if (rp.get("properties") or {}).get("sourceRestorePoint"):
-        raise IntakeError(
-            422,
-            "Source is a copy",
-            f"{source} is itself a cross-region copy; Azure cannot copy a copy. "
-            "Copy the original restore point instead.",
-        )
-    rpc = await _arm_lookup(services, str(source.collection), "RestorePointCollections_Get")
-    if rpc is None:
-        raise IntakeError(
-            422, "Source collection not found", f"collection {source.collection} does not exist"
-        )
-    source_region = str(rpc.get("location") or "").replace(" ", "").lower()
-    if source_region == target_region:
-        raise IntakeError(
-            422,
-            "Target region is the source region",
-            f"{source} is in {source_region}; choose a different targetRegion "
-            "(Azure does not copy restore points within a region)",
-        )
-    created = (rp.get("properties") or {}).get("timeCreated")
-    return source_region, parse_arm_time(created)
+    return facts.region, facts.created_at
 
 
 async def request_copy(

@@ -38,7 +38,6 @@ from shared.messages import (
     Stage,
     Trigger,
     decode_message,
-    parse_arm_time,
 )
 from shared.outbox import commit, deliver
 from shared.poll_schedule import next_poll, observe
@@ -46,10 +45,10 @@ from shared.replication import CopyStatus, assess
 from shared.resource_ids import (
     MANAGED_TAG,
     CollectionId,
-    normalize_region,
     same_id,
 )
 from shared.services import Services
+from shared.source_check import SourceProblem, inspect_source
 from shared.step_guard import Verdict, decide
 from shared.sweep import retention_after_success
 
@@ -258,28 +257,16 @@ async def ensure_target(services: Services, message: JobMessage, record: JobReco
 
 async def _check_source(services: Services, message: JobMessage) -> tuple[str, datetime | None]:
     """The source checks for a job whose intake did not record them."""
-    source = message.source
-    cid = message.correlation_id
-    source_rp = await services.arm.get_or_none(
-        str(source), operation="RestorePoints_Get", correlation_id=cid
-    )
-    if source_rp is None:
-        raise StageFailure(
-            "SourceRestorePointNotFound", f"source restore point {source} does not exist"
+    try:
+        facts = await inspect_source(
+            services.arm,
+            message.source,
+            message.target_region,
+            correlation_id=message.correlation_id,
         )
-    if (source_rp.get("properties") or {}).get("sourceRestorePoint"):
-        raise StageFailure("CopyOfCopy", f"{source} is itself a copy; Azure cannot copy a copy")
-    source_rpc = await services.arm.get_or_none(
-        str(source.collection), operation="RestorePointCollections_Get", correlation_id=cid
-    )
-    if source_rpc is None:
-        raise StageFailure(
-            "SourceCollectionNotFound", f"collection {source.collection} does not exist"
-        )
-    source_region = normalize_region(source_rpc.get("location", ""), "source collection location")
-    if source_region == message.target_region:
-        raise StageFailure("SameRegion", f"source and target are both in {source_region}")
-    return source_region, parse_arm_time((source_rp.get("properties") or {}).get("timeCreated"))
+    except SourceProblem as problem:
+        raise StageFailure(problem.code, problem.detail) from None
+    return facts.region, facts.created_at
 
 
 def _check_target_collection(

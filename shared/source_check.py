@@ -1,0 +1,75 @@
+"""Is this restore point something Azure can copy to that region? One check for every caller.
+
+Intake (HTTP, Event Grid, sweep) and the ensure-target stage (for jobs whose intake recorded
+nothing) ask the same questions: the source restore point exists, is not itself a copy, and its
+collection is in another region. Callers turn a `SourceProblem` into their own error (a 422 for
+HTTP, a failed job for a stage); ARM errors are raised as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.arm_client import ArmClient
+from shared.messages import parse_arm_time
+from shared.resource_ids import RestorePointId
+
+
+class SourceProblem(Exception):
+    def __init__(self, code: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    region: str
+    created_at: datetime | None
+
+
+async def inspect_source(
+    arm: ArmClient, source: RestorePointId, target_region: str, *, correlation_id: str | None = None
+) -> SourceFacts:
+    """Read the source restore point and its collection; raise SourceProblem if Azure could not
+    copy it to `target_region`."""
+    rp = await arm.get_or_none(
+        str(source), operation="RestorePoints_Get", correlation_id=correlation_id
+    )
+    if rp is None:
+        raise SourceProblem(
+            "SourceRestorePointNotFound",
+            "Source restore point not found",
+            f"restore point {source} does not exist (or this app's identity cannot read it)",
+        )
+    properties = rp.get("properties") or {}
+    if properties.get("sourceRestorePoint"):
+        raise SourceProblem(
+            "CopyOfCopy",
+            "Source is a copy",
+            f"{source} is itself a cross-region copy; Azure cannot copy a copy. "
+            "Copy the original restore point instead.",
+        )
+    rpc = await arm.get_or_none(
+        str(source.collection),
+        operation="RestorePointCollections_Get",
+        correlation_id=correlation_id,
+    )
+    if rpc is None:
+        raise SourceProblem(
+            "SourceCollectionNotFound",
+            "Source collection not found",
+            f"collection {source.collection} does not exist "
+            "(or this app's identity cannot read it)",
+        )
+    region = str(rpc.get("location") or "").replace(" ", "").lower()
+    if region == target_region:
+        raise SourceProblem(
+            "SameRegion",
+            "Target region is the source region",
+            f"{source} is in {region}; choose a different targetRegion "
+            "(Azure does not copy restore points within a region)",
+        )
+    return SourceFacts(region, parse_arm_time(properties.get("timeCreated")))
