@@ -60,11 +60,11 @@ class JobState(StrEnum):
 ACTIVE_STATES = frozenset(s for s in JobState if not s.terminal)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_or_none(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _dt(value: Any) -> datetime | None:
+def datetime_or_none(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, str) and value:
@@ -153,14 +153,14 @@ class JobRecord:
             "TargetRestorePointId": self.target_restore_point_id,
             "Trigger": self.trigger.value,
             "CorrelationId": self.correlation_id,
-            "RequestedAt": _iso(self.requested_at),
-            "UpdatedAt": _iso(self.updated_at),
-            "SourceCreatedAt": _iso(self.source_created_at),
-            "StartedAt": _iso(self.started_at),
-            "ReplicationDoneAt": _iso(self.replication_done_at),
-            "FinishedAt": _iso(self.finished_at),
+            "RequestedAt": iso_or_none(self.requested_at),
+            "UpdatedAt": iso_or_none(self.updated_at),
+            "SourceCreatedAt": iso_or_none(self.source_created_at),
+            "StartedAt": iso_or_none(self.started_at),
+            "ReplicationDoneAt": iso_or_none(self.replication_done_at),
+            "FinishedAt": iso_or_none(self.finished_at),
             "Percent": self.percent,
-            "ExpectedFinish": _iso(self.expected_finish),
+            "ExpectedFinish": iso_or_none(self.expected_finish),
             "Disks": json.dumps(
                 [d.model_dump(by_alias=True, exclude_none=True) for d in self.disks]
             ),
@@ -193,16 +193,16 @@ class JobRecord:
             target_restore_point_name=entity["TargetRestorePointName"],
             trigger=Trigger(entity.get("Trigger", "http")),
             correlation_id=entity.get("CorrelationId", ""),
-            requested_at=_dt(entity["RequestedAt"]) or datetime.min,
-            updated_at=_dt(entity.get("UpdatedAt")) or datetime.min,
+            requested_at=datetime_or_none(entity["RequestedAt"]) or datetime.min,
+            updated_at=datetime_or_none(entity.get("UpdatedAt")) or datetime.min,
             target_collection_id=entity.get("TargetCollectionId"),
             target_restore_point_id=entity.get("TargetRestorePointId"),
-            source_created_at=_dt(entity.get("SourceCreatedAt")),
-            started_at=_dt(entity.get("StartedAt")),
-            replication_done_at=_dt(entity.get("ReplicationDoneAt")),
-            finished_at=_dt(entity.get("FinishedAt")),
+            source_created_at=datetime_or_none(entity.get("SourceCreatedAt")),
+            started_at=datetime_or_none(entity.get("StartedAt")),
+            replication_done_at=datetime_or_none(entity.get("ReplicationDoneAt")),
+            finished_at=datetime_or_none(entity.get("FinishedAt")),
             percent=entity.get("Percent"),
-            expected_finish=_dt(entity.get("ExpectedFinish")),
+            expected_finish=datetime_or_none(entity.get("ExpectedFinish")),
             disks=tuple(
                 DiskProgress.model_validate(d) for d in json.loads(entity.get("Disks") or "[]")
             ),
@@ -231,16 +231,16 @@ class JobRecord:
             "targetRestorePointId": self.target_restore_point_id,
             "trigger": self.trigger.value,
             "correlationId": self.correlation_id,
-            "requestedAt": _iso(self.requested_at),
-            "startedAt": _iso(self.started_at),
-            "replicationDoneAt": _iso(self.replication_done_at),
-            "finishedAt": _iso(self.finished_at),
-            "updatedAt": _iso(self.updated_at),
+            "requestedAt": iso_or_none(self.requested_at),
+            "startedAt": iso_or_none(self.started_at),
+            "replicationDoneAt": iso_or_none(self.replication_done_at),
+            "finishedAt": iso_or_none(self.finished_at),
+            "updatedAt": iso_or_none(self.updated_at),
             "percentComplete": self.percent,
-            "expectedFinish": _iso(self.expected_finish),
+            "expectedFinish": iso_or_none(self.expected_finish),
             "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in self.disks],
             "attempts": dict(self.attempts),
-            "sourceCreatedAt": _iso(self.source_created_at),
+            "sourceCreatedAt": iso_or_none(self.source_created_at),
             "detail": self.detail,
             "error": self.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
             if self.failure

@@ -18,17 +18,10 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.copy_rules import PairState, budget_wait, collection_key, pair_key
+from shared.ledger import datetime_or_none, iso_or_none
 
 log = logging.getLogger(__name__)
 _MAX_CONFLICT_RETRIES = 30
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _dt(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -53,8 +46,8 @@ class PairRecord:
             "SourceCollectionKey": self.source_collection_id.lower(),
             "TargetRegion": self.target_region,
             "ActiveJobId": self.state.active_job_id,
-            "ActiveCreatedAt": _iso(self.state.active_created_at),
-            "Watermark": _iso(self.state.watermark),
+            "ActiveCreatedAt": iso_or_none(self.state.active_created_at),
+            "Watermark": iso_or_none(self.state.watermark),
             "RpoState": self.rpo_state,
             "RpoBreachAnnouncedFor": self.rpo_breach_announced_for,
         }
@@ -68,8 +61,8 @@ class PairRecord:
             target_region=entity["TargetRegion"],
             state=PairState(
                 entity.get("ActiveJobId"),
-                _dt(entity.get("ActiveCreatedAt")),
-                _dt(entity.get("Watermark")),
+                datetime_or_none(entity.get("ActiveCreatedAt")),
+                datetime_or_none(entity.get("Watermark")),
             ),
             rpo_state=entity.get("RpoState"),
             rpo_breach_announced_for=entity.get("RpoBreachAnnouncedFor"),

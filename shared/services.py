@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,9 +31,11 @@ def tag_names(settings: Settings) -> TagNames:
     )
 
 
+@functools.cache
 def load_policies(settings: Settings) -> PolicySet:
     """The policy file (all of it or nothing: PolicyError names every problem), or no file
-    policies at all; tag policies on collections apply either way."""
+    policies at all; tag policies on collections apply either way. Read once per worker:
+    function_app.py loads it at indexing to fail fast, Services reuses that result."""
     names = tag_names(settings)
     if not settings.policy_file:
         return PolicySet.empty(extra_regions=settings.extra_regions, tag_names=names)
