@@ -94,7 +94,8 @@ def assess(body: Mapping[str, Any]) -> ReplicationView:
     if state is not None and state.lower() in ("failed", "canceled"):
         failure = Failure(
             code="CopyOperationFailed",
-            message=f"the copy's provisioningState is {state}",
+            message=f"the copy's provisioningState is {state} and Azure gave no reason; a failed "
+            "copy cannot be resumed: request the copy again to start a new one",
             stage=Stage.POLL,
         )
         return ReplicationView(CopyStatus.FAILED, None, disks, failure, state)
