@@ -1,0 +1,47 @@
+"""Every ARM operation the app can call, and the RBAC action each one needs.
+
+This table is the single source of the deployed identity's permissions: the custom role in
+`infra/` must hold exactly `required_actions()`, and a test keeps the two equal. The ARM client
+accepts only operations named here, so a new ARM call cannot ship without its permission.
+Operation names follow the REST spec's operationIds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ArmOperation(StrEnum):
+    RESTORE_POINT_COLLECTIONS_GET = "RestorePointCollections_Get"
+    RESTORE_POINT_COLLECTIONS_LIST_ALL = "RestorePointCollections_ListAll"
+    RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE = "RestorePointCollections_CreateOrUpdate"
+    RESTORE_POINTS_GET = "RestorePoints_Get"
+    RESTORE_POINTS_CREATE = "RestorePoints_Create"
+    RESTORE_POINTS_DELETE = "RestorePoints_Delete"
+    # Polling an Azure-AsyncOperation / Location URL of a Compute long-running operation.
+    OPERATIONS_GET = "Operations_Get"
+
+
+# operation -> the RBAC action Azure checks for it.
+ACTIONS: dict[ArmOperation, str] = {
+    ArmOperation.RESTORE_POINT_COLLECTIONS_GET: "Microsoft.Compute/restorePointCollections/read",
+    ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL: (
+        "Microsoft.Compute/restorePointCollections/read"
+    ),
+    ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE: (
+        "Microsoft.Compute/restorePointCollections/write"
+    ),
+    ArmOperation.RESTORE_POINTS_GET: "Microsoft.Compute/restorePointCollections/restorePoints/read",
+    ArmOperation.RESTORE_POINTS_CREATE: (
+        "Microsoft.Compute/restorePointCollections/restorePoints/write"
+    ),
+    ArmOperation.RESTORE_POINTS_DELETE: (
+        "Microsoft.Compute/restorePointCollections/restorePoints/delete"
+    ),
+    ArmOperation.OPERATIONS_GET: "Microsoft.Compute/locations/operations/read",
+}
+
+
+def required_actions() -> list[str]:
+    """The sorted, de-duplicated actions the deployed identity needs."""
+    return sorted(set(ACTIONS.values()))
