@@ -10,11 +10,15 @@ import logging
 
 import azure.functions as func
 
-from shared import auto_intake, http_api, redaction, stages, sweep
-from shared.messages import Stage
-from shared.resource_events import read_event
+from shared import redaction
+from shared.http_api import handlers as http_api
+from shared.jobs import auto_intake
+from shared.jobs.stages import core as stages
+from shared.model.arm_events import read_event
+from shared.model.message import Stage
 from shared.services import get_services, load_policies
 from shared.settings import Settings
+from shared.sweep import reconcile as sweep
 
 redaction.install()
 SETTINGS = Settings.from_env()

@@ -5,7 +5,8 @@
 Each run starts Azurite and the ARM emulator (no function host: the sweep runs in-process and the
 messages it sends simply wait in the queues), seeds every VM, collection and restore point in
 one seed call, writes a policy file protecting the resource group (one target region), and runs
-`shared.sweep.sweep(services, dry_run=...)` with `Services.create(Settings.from_env())` pointed at
+`shared.sweep.reconcile.sweep(services, dry_run=...)`
+with `Services.create(Settings.from_env())` pointed at
 the stack, three times, each in a fresh child process so its peak RSS is its own:
 
 1. dry run: plan only (nothing in the ledger yet);
@@ -131,11 +132,11 @@ class Timings:
 
 async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     os.environ.update(env)  # the storage connection is read from the environment by name
-    from shared import sweep as sweep_module
-    from shared.ledger import Ledger
-    from shared.rules_store import RulesStore
     from shared.services import Services
     from shared.settings import Settings
+    from shared.storage.ledger import Ledger
+    from shared.storage.pairs import RulesStore
+    from shared.sweep import reconcile as sweep_module
 
     # Time request creation and the ledger's per-pair query from the outside (no app changes).
     timings = Timings()
@@ -192,7 +193,7 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
 async def ledger_probe(services: Any, report: Any) -> dict[str, Any]:
     """One pair's ledger query, alone (no concurrency), next to a point read: shows whether
     the per-pair query's cost follows the whole table's size rather than the pair's."""
-    from shared.copy_rules import pair_key
+    from shared.rules.copy_rules import pair_key
 
     if not report.pairs:
         return {}
@@ -302,7 +303,7 @@ def render(r: dict[str, Any]) -> str:
         f"{r['collections']} protected source collections x {r['restorePoints']} restore points "
         f"= {r['collections'] * r['restorePoints']} restore points, one policy with one target "
         f"region; `SWEEP_CONCURRENCY={r['concurrency']}`. The sweep runs in-process "
-        "(`shared.sweep.sweep`), each phase in a fresh child process.",
+        "(`shared.sweep.reconcile.sweep`), each phase in a fresh child process.",
         "",
     ]
     for index, run in enumerate(r["runs"], 1):

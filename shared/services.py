@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.arm_client import ArmClient, token_source_for
-from shared.event_topic import TopicPublisher
-from shared.ledger import Ledger
-from shared.policies import PolicySet, TagNames, load_policy_file
-from shared.queues import QueueSender
-from shared.rules_store import RulesStore
+from shared.arm.client import ArmClient, token_source_for
+from shared.policies.core import PolicySet, TagNames, load_policy_file
 from shared.settings import Settings
-from shared.storage import StorageAccount
+from shared.storage.account import StorageAccount
+from shared.storage.ledger import Ledger
+from shared.storage.pairs import RulesStore
+from shared.storage.queues import QueueSender
+from shared.storage.topic import TopicPublisher
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 

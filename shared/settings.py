@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
-from shared.resource_ids import InvalidResourceId, normalize_region
+from shared.model.ids import InvalidResourceId, normalize_region
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 # Cross-region copy needs >= 2022-03-01; 2025-04-01 is the newest version with the full

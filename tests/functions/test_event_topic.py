@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from devstack.stack import Stack
-from shared.event_topic import TopicPublisher, TopicPublishError
 from shared.services import Services
 from shared.settings import Settings, SettingsError
+from shared.storage.topic import TopicPublisher, TopicPublishError
 from tests.support import drain_queue, unique
 
 

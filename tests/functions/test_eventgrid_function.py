@@ -13,7 +13,7 @@ import pytest
 
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import Scenario
-from shared.messages import decode_message
+from shared.model.message import decode_message
 from tests.functions.conftest import FunctionApp
 from tests.support import SUBSCRIPTION, seed_source
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.messages import decode_message
+from shared.model.message import decode_message
 from tests.functions.conftest import FunctionApp
 from tests.support import SUBSCRIPTION, TARGET_REGION, seed_source
 

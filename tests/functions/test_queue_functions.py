@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from shared.arm_client import ForeignHostError
-from shared.ledger import JobRecord, JobState
-from shared.messages import decode_message
+from shared.arm.client import ForeignHostError
+from shared.model.message import decode_message
 from shared.services import get_services
+from shared.storage.ledger import JobRecord, JobState
 from tests.functions.conftest import FunctionApp
 from tests.support import TARGET_REGION, arm_call_counts, seed_source
 

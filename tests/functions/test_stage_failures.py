@@ -1,4 +1,5 @@
-"""The stages' failure paths, driven through `shared.stages.handle` against Azurite and the ARM
+"""The stages' failure paths, driven through `shared.jobs.stages.core.handle` against Azurite
+and the ARM
 emulator: each ends in the outcome a user would expect, with an error that says what to do.
 
 Each test runs its own Services with settings that make the path quick to reach (one ARM attempt
@@ -22,13 +23,13 @@ from azure.storage.queue import QueueClient
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import Scenario
 from devstack.stack import EMULATOR_TOKEN, FAST_APP_SETTINGS, Stack
-from shared import stages
-from shared.intake import CopyRequest, request_copy
-from shared.ledger import JobRecord
-from shared.messages import Stage
-from shared.resource_ids import RestorePointId
+from shared.jobs.intake import CopyRequest, request_copy
+from shared.jobs.stages import core as stages
+from shared.model.ids import RestorePointId
+from shared.model.message import Stage
 from shared.services import Services
 from shared.settings import Settings
+from shared.storage.ledger import JobRecord
 from tests.support import SOURCE_GROUP, SUBSCRIPTION, TARGET_REGION, seed_source, unique
 
 QUEUE_SETTINGS = {

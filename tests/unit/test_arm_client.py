@@ -16,7 +16,7 @@ import pytest
 import stamina
 import stamina.instrumentation
 
-from shared.arm_client import (
+from shared.arm.client import (
     ArmClient,
     ArmError,
     ArmNotFound,
@@ -815,7 +815,7 @@ async def test_token_fetched_per_attempt(
 async def test_client_request_id_is_the_job_id_while_working_for_a_job(
     client: ArmClient, fake: FakeArm
 ) -> None:
-    from shared.arm_client import current_job_id
+    from shared.arm.client import current_job_id
 
     fake.on("GET", RP, ok({}))
     token = current_job_id.set("0123456789abcdef0123456789abcdef")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.copy_rules import (
+from shared.rules.copy_rules import (
     Admission,
     PairState,
     admit,
@@ -101,9 +101,9 @@ def test_keys_ignore_id_casing() -> None:
 
 def test_a_job_id_starts_with_its_pair_partition() -> None:
     """The ledger keeps a pair's jobs in one partition: job ids must carry the pair prefix."""
-    from shared.ledger import partition_of
-    from shared.messages import job_id_for
-    from shared.resource_ids import RestorePointId
+    from shared.model.ids import RestorePointId
+    from shared.model.message import job_id_for
+    from shared.storage.ledger import partition_of
 
     rpc = (
         "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/RG"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.events import EventType, cloud_event, encode, event_id, job_event
-from shared.ledger import JobRecord, JobState
-from shared.messages import DiskProgress, Failure, Stage, Trigger
+from shared.model.events import EventType, cloud_event, encode, event_id, job_event
+from shared.model.message import DiskProgress, Failure, Stage, Trigger
+from shared.storage.ledger import JobRecord, JobState
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 SRC_RPC = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.http_api import (
+from shared.http_api.handlers import (
     PROBLEM_JSON,
     ApiResponse,
     copy_location,
@@ -15,10 +15,10 @@ from shared.http_api import (
     parse_list_query,
     problem,
 )
-from shared.intake import IntakeError
-from shared.ledger import JobFilter, JobState
-from shared.messages import Trigger
-from shared.resource_ids import RP_SHAPE, RPC_SHAPE, RestorePointId
+from shared.jobs.intake import IntakeError
+from shared.model.ids import RP_SHAPE, RPC_SHAPE, RestorePointId
+from shared.model.message import Trigger
+from shared.storage.ledger import JobFilter, JobState
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 RPC = (

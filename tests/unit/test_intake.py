@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.intake import (
+from shared.jobs.intake import (
     MAX_NAME,
     CopyRequest,
     IntakeError,
@@ -15,7 +15,7 @@ from shared.intake import (
     restore_point_name_for_run,
     validate_target,
 )
-from shared.resource_ids import RestorePointId, validate_resource_name
+from shared.model.ids import RestorePointId, validate_resource_name
 from shared.settings import Settings
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"

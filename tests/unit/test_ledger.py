@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.copy_rules import pair_key
-from shared.ledger import (
+from shared.model.message import DiskProgress, Failure, Stage, Trigger
+from shared.rules.copy_rules import pair_key
+from shared.storage.ledger import (
     ACTIVE_STATES,
     STAGE_FOR_STATE,
     JobFilter,
@@ -19,7 +20,6 @@ from shared.ledger import (
     decode_cursor,
     encode_cursor,
 )
-from shared.messages import DiskProgress, Failure, Stage, Trigger
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 SRC_RPC = (

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.messages import (
+from shared.model.ids import RestorePointId
+from shared.model.message import (
     MESSAGE_VERSION,
     DiskProgress,
     Failure,
@@ -24,7 +25,6 @@ from shared.messages import (
     parse_arm_time,
     utc_iso,
 )
-from shared.resource_ids import RestorePointId
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 RP = (

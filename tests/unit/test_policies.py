@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.intake import default_collection_name
-from shared.policies import (
+from shared.jobs.intake import default_collection_name
+from shared.model.ids import CollectionId
+from shared.policies.core import (
     DEFAULT_COLLECTION_TEMPLATE,
     CollectionInfo,
     PolicyError,
@@ -22,7 +23,6 @@ from shared.policies import (
     targets_from_tags,
     template_problems,
 )
-from shared.resource_ids import CollectionId
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "policies"
 DOCS = Path(__file__).parent.parent.parent / "docs" / "policies.md"

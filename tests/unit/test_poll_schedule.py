@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.messages import PollState
-from shared.poll_schedule import PollPlan, expected_finish, next_poll, observe
+from shared.model.message import PollState
+from shared.rules.poll_schedule import PollPlan, expected_finish, next_poll, observe
 from shared.settings import PollSettings
 
 try:

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.ledger import JobRecord, JobState
-from shared.messages import Failure
-from shared.protection import (
+from shared.model.message import Failure
+from shared.rules.protection import (
     PairStatus,
     RpoState,
     breach_event_key,
     pair_status,
     to_api,
 )
+from shared.storage.ledger import JobRecord, JobState
 from tests.unit.test_sweep_plan import at, job, src, tgt
 
 RPO = 60

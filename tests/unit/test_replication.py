@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from shared.messages import Stage
-from shared.replication import CopyStatus, assess
+from shared.model.message import Stage
+from shared.rules.replication import CopyStatus, assess
 
 FIXTURE = (
     Path(__file__).resolve().parent.parent / "fixtures" / "RestorePoint_Get_WithInstanceView.json"

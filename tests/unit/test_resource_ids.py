@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.resource_ids import (
+from shared.model.ids import (
     DRP_SHAPE,
     RG_SHAPE,
     RP_SHAPE,

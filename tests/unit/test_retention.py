@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.ledger import JobRecord, JobState
-from shared.retention import KeepReason, RetentionPlan, plan_retention
-from shared.sweep_plan import RestorePointView, TargetCollectionView
+from shared.rules.retention import KeepReason, RetentionPlan, plan_retention
+from shared.rules.sweep_plan import RestorePointView, TargetCollectionView
+from shared.storage.ledger import JobRecord, JobState
 from tests.unit.test_sweep_plan import T0, copy_rp, job, src, target, tgt
 
 DAY = 24 * 60  # minutes

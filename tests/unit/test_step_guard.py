@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ledger import JobRecord, JobState
-from shared.messages import JobMessage, Stage, Trigger
-from shared.step_guard import Verdict, decide
+from shared.model.message import JobMessage, Stage, Trigger
+from shared.rules.step_guard import Verdict, decide
+from shared.storage.ledger import JobRecord, JobState
 
 JOB = "0123456789abcdef0123456789abcdef"
 RP = (

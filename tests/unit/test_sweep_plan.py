@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.ledger import JobRecord, JobState
-from shared.messages import Failure, Trigger
-from shared.sweep_plan import (
+from shared.model.message import Failure, Trigger
+from shared.rules.sweep_plan import (
     PairPlan,
     RestorePointView,
     SkipReason,
@@ -27,6 +26,7 @@ from shared.sweep_plan import (
     plan_pair,
     restore_points_from_collection,
 )
+from shared.storage.ledger import JobRecord, JobState
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RPCS = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/restorePointCollections"

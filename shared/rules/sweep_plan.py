@@ -6,7 +6,7 @@ points to request, oldest first, and why every other one is left alone. Nothing 
 Azure, so the sweep and the dry-run API (`GET /api/plan`) give the same answer.
 
 The views defined here (`RestorePointView`, `TargetCollectionView`) are shared with
-`shared.retention` and `shared.protection`.
+`shared.rules.retention` and `shared.rules.protection`.
 
 Rules (Azure's copy rules, arm-contract §9, checked in this order for each source restore point):
 
@@ -25,7 +25,7 @@ Rules (Azure's copy rules, arm-contract §9, checked in this order for each sour
    Azure sets ``timeCreated`` once the restore point exists, so the next sweep sees it;
 7. one older than the newest restore point already copied or being copied can never be copied,
    because Azure copies only in creation order (``superseded``); equal times are not older (as
-   in `shared.copy_rules.admit`);
+   in `shared.rules.copy_rules.admit`);
 8. one whose job failed `max_failed_runs` times or more is not retried (``failed-too-often``);
 9. one that is not provisioned yet (or failed to provision) is skipped (``not-ready``);
 10. everything else is planned, oldest first (ties by id), a failed job below the limit as a
@@ -40,9 +40,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.ledger import JobRecord, JobState
-from shared.messages import parse_arm_time
-from shared.resource_ids import MANAGED_TAG
+from shared.model.ids import MANAGED_TAG
+from shared.model.message import parse_arm_time
+from shared.storage.ledger import JobRecord, JobState
 
 # --------------------------------------------------------------------------------------------
 # Small helpers shared by the three decision modules

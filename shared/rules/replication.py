@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shared.messages import DiskProgress, Failure, Stage
+from shared.model.message import DiskProgress, Failure, Stage
 
 SUCCEEDED_CODE = "replicationstate/succeeded"
 _FAILED_SUFFIXES = ("/failed", "/canceled", "/cancelled", "/terminated")

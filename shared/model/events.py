@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.ledger import JobRecord
+from shared.storage.ledger import JobRecord
 
 
 class EventType(StrEnum):

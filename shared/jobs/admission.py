@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from shared import events
-from shared.copy_rules import Admission, PairState, admit, order_waiting, release
-from shared.ledger import JobRecord, JobState, Outbound
-from shared.messages import JobMessage, Stage
-from shared.outbox import deliver
-from shared.rules_store import PairRecord
+from shared.jobs.outbox import deliver
+from shared.model import events
+from shared.model.message import JobMessage, Stage
+from shared.rules.copy_rules import Admission, PairState, admit, order_waiting, release
 from shared.services import Services
+from shared.storage.ledger import JobRecord, JobState, Outbound
+from shared.storage.pairs import PairRecord
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared import events
-from shared.arm_client import ArmError, ArmThrottled, current_job_id
-from shared.job_flow import job_event_out, release_and_promote
-from shared.ledger import JobRecord, JobState, Outbound
-from shared.messages import (
+from shared.arm.client import ArmError, ArmThrottled, current_job_id
+from shared.arm.source_check import SourceProblem, inspect_source
+from shared.jobs.admission import job_event_out, release_and_promote
+from shared.jobs.outbox import commit, deliver
+from shared.model import events
+from shared.model.ids import (
+    MANAGED_TAG,
+    CollectionId,
+    same_id,
+)
+from shared.model.message import (
     Failure,
     InvalidMessage,
     JobMessage,
@@ -39,18 +45,12 @@ from shared.messages import (
     Trigger,
     decode_message,
 )
-from shared.outbox import commit, deliver
-from shared.poll_schedule import next_poll, observe
-from shared.replication import CopyStatus, assess
-from shared.resource_ids import (
-    MANAGED_TAG,
-    CollectionId,
-    same_id,
-)
+from shared.rules.poll_schedule import next_poll, observe
+from shared.rules.replication import CopyStatus, assess
+from shared.rules.step_guard import Verdict, decide
 from shared.services import Services
-from shared.source_check import SourceProblem, inspect_source
-from shared.step_guard import Verdict, decide
-from shared.sweep import retention_after_success
+from shared.storage.ledger import JobRecord, JobState, Outbound
+from shared.sweep.reconcile import retention_after_success
 
 log = logging.getLogger(__name__)
 

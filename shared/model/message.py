@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from shared.copy_rules import pair_key
-from shared.resource_ids import InvalidResourceId, RestorePointId, normalize_region
+from shared.model.ids import InvalidResourceId, RestorePointId, normalize_region
+from shared.rules.copy_rules import pair_key
 
 MESSAGE_VERSION = 1
 _JOB_ID = re.compile(r"[0-9a-f]{32}")

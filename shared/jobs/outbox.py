@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from shared.ledger import JobRecord, Outbound
-from shared.messages import JobMessage
+from shared.model.message import JobMessage
 from shared.services import Services
+from shared.storage.ledger import JobRecord, Outbound
 
 log = logging.getLogger(__name__)
 

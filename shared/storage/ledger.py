@@ -26,15 +26,15 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from shared.copy_rules import pair_key
-from shared.messages import DiskProgress, Failure, Stage, Trigger
+from shared.model.message import DiskProgress, Failure, Stage, Trigger
+from shared.rules.copy_rules import pair_key
 
 log = logging.getLogger(__name__)
 
 
 def partition_of(job_id: str) -> str:
     """A job's partition: the first half of its id, which is its pair's key prefix (see
-    shared.messages.job_id_for), so a pair's jobs are one partition query, not a table scan."""
+    shared.model.message.job_id_for), so a pair's jobs are one partition query, not a table scan."""
     return job_id[:16]
 
 

@@ -14,21 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.arm_client import ArmError, current_job_id
-from shared.job_flow import admit_job
-from shared.ledger import JobRecord, JobState
-from shared.messages import Trigger, job_id_for
-from shared.outbox import deliver, outbox_is_stale
-from shared.regions import known_regions
-from shared.resource_ids import (
+from shared.arm.client import ArmError, current_job_id
+from shared.arm.source_check import SourceProblem, inspect_source
+from shared.jobs.admission import admit_job
+from shared.jobs.outbox import deliver, outbox_is_stale
+from shared.model.ids import (
     InvalidResourceId,
     RestorePointId,
     normalize_region,
     validate_resource_group_name,
     validate_resource_name,
 )
+from shared.model.message import Trigger, job_id_for
+from shared.model.regions import known_regions
 from shared.services import Services
-from shared.source_check import SourceProblem, inspect_source
+from shared.storage.ledger import JobRecord, JobState
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from shared.regions import known_regions
-from shared.resource_ids import (
+from shared.model.ids import (
     CollectionId,
     InvalidResourceId,
     ResourceGroupId,
@@ -48,9 +47,10 @@ from shared.resource_ids import (
     validate_resource_group_name,
     validate_resource_name,
 )
+from shared.model.regions import known_regions
 
 SUPPORTED_VERSION = 1
-# ARM's limit for restore point collection names (the same limit shared.intake trims to).
+# ARM's limit for restore point collection names (the same limit shared.jobs.intake trims to).
 MAX_COLLECTION_NAME = 80
 PLACEHOLDERS = (
     "sourceCollection",
@@ -59,7 +59,8 @@ PLACEHOLDERS = (
     "targetRegion",
     "subscriptionId",
 )
-# Same shape as shared.intake.default_collection_name, so a manual copy and a policy copy of the
+# Same shape as shared.jobs.intake.default_collection_name, so a manual copy and a policy
+# copy of the
 # same source land in the same target collection.
 DEFAULT_COLLECTION_TEMPLATE = "{sourceCollection}-{targetRegion}"
 
@@ -166,7 +167,7 @@ def render_collection_name(
 ) -> str:
     """The target collection name for `source`; raises InvalidResourceId if it is not valid.
 
-    Names longer than 80 characters are trimmed like shared.intake.default_collection_name:
+    Names longer than 80 characters are trimmed like shared.jobs.intake.default_collection_name:
     the source collection name (then the source resource group) is shortened so the literal text
     and the region suffix survive.
     """

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.arm_client import ArmClient
-from shared.messages import parse_arm_time
-from shared.resource_ids import RestorePointId
+from shared.arm.client import ArmClient
+from shared.model.ids import RestorePointId
+from shared.model.message import parse_arm_time
 
 
 class SourceProblem(Exception):

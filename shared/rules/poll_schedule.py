@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.messages import PollState
+from shared.model.message import PollState
 from shared.settings import PollSettings
 
 

@@ -17,27 +17,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared import events
-from shared.arm_client import ArmError
-from shared.auto_intake import collection_info, request_for
-from shared.copy_rules import pair_key
-from shared.intake import IntakeError, request_copy
-from shared.job_flow import promote_waiting
-from shared.ledger import JobRecord
-from shared.messages import Trigger
-from shared.outbox import deliver, outbox_is_stale
-from shared.policies import CollectionInfo, ResolvedTarget
-from shared.protection import PairStatus, breach_event_key, pair_status
-from shared.protection import to_api as status_to_api
-from shared.resource_ids import CollectionId, InvalidResourceId, RestorePointId
-from shared.retention import RetentionPlan, plan_retention
-from shared.services import Services
-from shared.sweep_plan import (
+from shared.arm.client import ArmError
+from shared.jobs.admission import promote_waiting
+from shared.jobs.auto_intake import collection_info, request_for
+from shared.jobs.intake import IntakeError, request_copy
+from shared.jobs.outbox import deliver, outbox_is_stale
+from shared.model import events
+from shared.model.ids import CollectionId, InvalidResourceId, RestorePointId
+from shared.model.message import Trigger
+from shared.policies.core import CollectionInfo, ResolvedTarget
+from shared.rules.copy_rules import pair_key
+from shared.rules.protection import PairStatus, breach_event_key, pair_status
+from shared.rules.protection import to_api as status_to_api
+from shared.rules.retention import RetentionPlan, plan_retention
+from shared.rules.sweep_plan import (
     PairPlan,
     TargetCollectionView,
     plan_pair,
     restore_points_from_collection,
 )
+from shared.services import Services
+from shared.storage.ledger import JobRecord
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.resource_ids import InvalidResourceId, RestorePointId
+from shared.model.ids import InvalidResourceId, RestorePointId
 
 WRITE_SUCCESS = "microsoft.resources.resourcewritesuccess"
 RESTORE_POINT_WRITE = "microsoft.compute/restorepointcollections/restorepoints/write"

@@ -33,8 +33,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.ledger import JobRecord, JobState
-from shared.sweep_plan import (
+from shared.rules.sweep_plan import (
     RestorePointView,
     TargetCollectionView,
     id_key,
@@ -43,6 +42,7 @@ from shared.sweep_plan import (
     order_key,
     utc,
 )
+from shared.storage.ledger import JobRecord, JobState
 
 
 class KeepReason(StrEnum):

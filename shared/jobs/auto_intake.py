@@ -9,14 +9,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from shared.arm_client import ArmError
-from shared.intake import CopyRequest, IntakeError, request_copy
-from shared.ledger import JobRecord
-from shared.messages import Trigger, parse_arm_time
-from shared.policies import CollectionInfo, ResolvedTarget
-from shared.resource_events import ReadEvent, Verdict
-from shared.resource_ids import CollectionId, InvalidResourceId, RestorePointId, normalize_region
+from shared.arm.client import ArmError
+from shared.jobs.intake import CopyRequest, IntakeError, request_copy
+from shared.model.arm_events import ReadEvent, Verdict
+from shared.model.ids import CollectionId, InvalidResourceId, RestorePointId, normalize_region
+from shared.model.message import Trigger, parse_arm_time
+from shared.policies.core import CollectionInfo, ResolvedTarget
 from shared.services import Services
+from shared.storage.ledger import JobRecord
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from shared.copy_rules import PairState, budget_wait, collection_key, pair_key
-from shared.ledger import datetime_or_none, iso_or_none
+from shared.rules.copy_rules import PairState, budget_wait, collection_key, pair_key
+from shared.storage.ledger import datetime_or_none, iso_or_none
 
 log = logging.getLogger(__name__)
 _MAX_CONFLICT_RETRIES = 30

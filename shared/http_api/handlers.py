@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.arm_client import ArmError
-from shared.intake import CopyRequest, IntakeError, request_copy
-from shared.ledger import JobFilter, JobState
-from shared.messages import Trigger
-from shared.resource_ids import CollectionId, InvalidResourceId, RestorePointId, normalize_region
+from shared.arm.client import ArmError
+from shared.jobs.intake import CopyRequest, IntakeError, request_copy
+from shared.model.ids import CollectionId, InvalidResourceId, RestorePointId, normalize_region
+from shared.model.message import Trigger
 from shared.services import Services
+from shared.storage.ledger import JobFilter, JobState
 
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
@@ -214,7 +214,7 @@ async def list_copies(services: Services, params: Mapping[str, str]) -> ApiRespo
 
 
 async def protection_status(services: Services) -> ApiResponse:
-    from shared.sweep import protection
+    from shared.sweep.reconcile import protection
 
     try:
         return ApiResponse(200, await protection(services))
@@ -224,7 +224,7 @@ async def protection_status(services: Services) -> ApiResponse:
 
 async def sweep_plan(services: Services) -> ApiResponse:
     """What the sweep would copy and delete, and why, without doing it."""
-    from shared.sweep import sweep
+    from shared.sweep.reconcile import sweep
 
     try:
         report = await sweep(services, dry_run=True)
