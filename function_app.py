@@ -13,7 +13,7 @@ import azure.functions as func
 from shared import redaction
 from shared.http_api import handlers as http_api
 from shared.jobs import auto_intake
-from shared.jobs.stages import core as stages
+from shared.jobs.stages import dispatch, poison
 from shared.model.arm_events import read_event
 from shared.model.message import Stage
 from shared.services import get_services, load_policies
@@ -83,10 +83,10 @@ def _stage(stage: Stage, queue: str) -> None:
     """Register the stage's trigger and the trigger on its `-poison` queue."""
 
     async def run_stage(msg: func.QueueMessage) -> None:
-        await stages.handle(await get_services(), stage, msg.get_body())
+        await dispatch.handle(await get_services(), stage, msg.get_body())
 
     async def run_poison(msg: func.QueueMessage) -> None:
-        await stages.handle_poison(await get_services(), stage, msg.get_body())
+        await poison.handle_poison(await get_services(), stage, msg.get_body())
 
     name = stage.value.replace("-", "_")
     run_stage.__name__ = run_stage.__qualname__ = f"stage_{name}"
@@ -101,10 +101,8 @@ def _stage(stage: Stage, queue: str) -> None:
     )
 
 
-_stage(Stage.ENSURE_TARGET, QUEUES.ensure_target)
-_stage(Stage.START_COPY, QUEUES.start_copy)
-_stage(Stage.POLL, QUEUES.poll)
-_stage(Stage.FINISH, QUEUES.finish)
+for _each in Stage:
+    _stage(_each, QUEUES.for_stage(_each))
 
 
 # -- automatic DR: Event Grid --------------------------------------------------------------------

@@ -135,7 +135,7 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     from shared.services import Services
     from shared.settings import Settings
     from shared.storage.ledger import Ledger
-    from shared.storage.pairs import RulesStore
+    from shared.storage.pairs import PairStore
     from shared.sweep import reconcile as sweep_module
 
     # Time request creation and the ledger's per-pair query from the outside (no app changes).
@@ -147,8 +147,8 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     Ledger.waiting_for_pair = timings.wrap(  # type: ignore[method-assign]
         "ledgerWaitingForPair", Ledger.waiting_for_pair
     )
-    RulesStore.update_pair = timings.wrap(  # type: ignore[method-assign]
-        "rulesUpdatePair", RulesStore.update_pair
+    PairStore.update_pair = timings.wrap(  # type: ignore[method-assign]
+        "rulesUpdatePair", PairStore.update_pair
     )
 
     services = Services.create(Settings.from_env())

@@ -14,7 +14,8 @@ from pathlib import Path
 from devstack import realtime
 from devstack.console import Console, ignore_interrupts, interrupt_on_signals
 from devstack.stack import EMULATOR_TOKEN, Stack
-from shared.policies.core import PolicyError, load_policy_file
+from shared.errors import PolicyError
+from shared.policies.loading import load_policy_file
 
 READY = "Ready. Press Ctrl-C to stop everything."
 API_VERSION = "2025-04-01"

@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.arm.client import ArmClient, token_source_for
-from shared.policies.core import PolicySet, TagNames, load_policy_file
+from shared.policies.loading import load_policy_file
+from shared.policies.resolution import PolicySet
+from shared.policies.tags import TagNames
 from shared.settings import Settings
 from shared.storage.account import StorageAccount
+from shared.storage.budget import CopyBudget
+from shared.storage.deletions import DeletionLog
 from shared.storage.ledger import Ledger
-from shared.storage.pairs import RulesStore
+from shared.storage.pairs import PairStore
 from shared.storage.queues import QueueSender
 from shared.storage.topic import TopicPublisher
 
@@ -56,7 +60,9 @@ class Services:
     arm: ArmClient
     ledger: Ledger
     queues: QueueSender
-    rules: RulesStore
+    pairs: PairStore
+    budget: CopyBudget
+    deletions: DeletionLog
     policies: PolicySet
     topic: TopicPublisher | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -70,7 +76,9 @@ class Services:
             arm=ArmClient(settings.arm, token_source_for(settings.arm)),
             ledger=Ledger(tables, settings.ledger_table),
             queues=QueueSender(account.queue_service()),
-            rules=RulesStore(tables, settings.rules_table),
+            pairs=PairStore(tables, settings.rules_table),
+            budget=CopyBudget(tables, settings.rules_table),
+            deletions=DeletionLog(tables, settings.rules_table),
             policies=load_policies(settings),
             topic=TopicPublisher(
                 settings.eventgrid_topic_endpoint,
@@ -89,7 +97,9 @@ class Services:
 
     async def close(self) -> None:
         await self.arm.close()
-        await self.rules.close()
+        await self.pairs.close()
+        await self.budget.close()
+        await self.deletions.close()
         if self.topic is not None:
             await self.topic.close()
         await self.ledger.close()

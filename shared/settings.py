@@ -13,17 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
-from shared.model.ids import InvalidResourceId, normalize_region
+from shared.errors import InvalidResourceId, SettingsError
+from shared.model.message import Stage
+from shared.model.regions import normalize_region
 
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 # Cross-region copy needs >= 2022-03-01; 2025-04-01 is the newest version with the full
 # restore point spec (sourceRestorePoint, instanceView under properties).
 DEFAULT_ARM_API_VERSION = "2025-04-01"
 _API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,19 @@ class QueueNames:
     def stages(self) -> tuple[str, str, str, str]:
         return (self.ensure_target, self.start_copy, self.poll, self.finish)
 
+    def for_stage(self, stage: Stage) -> str:
+        """The queue each stage reads (the only place this mapping is written)."""
+        return {
+            Stage.ENSURE_TARGET: self.ensure_target,
+            Stage.START_COPY: self.start_copy,
+            Stage.POLL: self.poll,
+            Stage.FINISH: self.finish,
+        }[stage]
+
 
 @dataclass(frozen=True)
 class PollSettings:
-    """Replication polling; see shared/poll_schedule.py for how these combine."""
+    """Replication polling; see shared/rules/poll_schedule.py for how these combine."""
 
     initial_seconds: float = 60.0
     min_seconds: float = 30.0

@@ -9,10 +9,11 @@ to match.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from devstack.stack import (
     FAST_APP_SETTINGS,
@@ -21,6 +22,10 @@ from devstack.stack import (
     StackOptions,
     running_stack,
 )
+from shared.model.message import Stage
+from shared.services import Services
+from shared.settings import Settings
+from tests.support import unique
 
 # Ten simulated minutes (Azure's progress granularity) per real second.
 TIME_SCALE = FAST_TIME_SCALE
@@ -39,3 +44,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if f"{os.sep}integration{os.sep}" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+QUEUE_SETTINGS = {
+    Stage.ENSURE_TARGET: "QUEUE_ENSURE_TARGET",
+    Stage.START_COPY: "QUEUE_START_COPY",
+    Stage.POLL: "QUEUE_POLL",
+    Stage.FINISH: "QUEUE_FINISH",
+}
+
+MakeServices = Callable[..., Awaitable[Services]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_services(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[MakeServices]:
+    made: list[Services] = []
+
+    async def make(**overrides: str) -> Services:
+        prefix = unique("sf").replace("-", "")
+        env = {
+            **stack.app_settings(),
+            **FAST_APP_SETTINGS,
+            "ARM_MAX_ATTEMPTS": "1",
+            "STAGE_RETRY_BASE_SECONDS": "0",
+            **{setting: f"{prefix}-{stage.value}" for stage, setting in QUEUE_SETTINGS.items()},
+            "EVENTS_QUEUE": f"{prefix}-events",
+            "LEDGER_TABLE": f"{prefix}jobs",
+            "RULES_TABLE": f"{prefix}rules",
+            **overrides,
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        services = Services.create(Settings.from_env())
+        made.append(services)
+        return services
+
+    yield make
+    for services in made:
+        await services.close()

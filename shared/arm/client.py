@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 import stamina
 
+from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
 from shared.settings import ArmSettings
 
 log = logging.getLogger(__name__)
@@ -37,45 +38,6 @@ current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=No
 _TERMINAL = {"succeeded", "failed", "canceled"}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 USER_AGENT = "rpcopy/0.1 (+azure-functions-python)"
-
-
-class ArmError(Exception):
-    """An ARM call that did not succeed, with ARM's code and message where there were any."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str,
-        status: int | None = None,
-        transient: bool = False,
-        retry_after: float | None = None,
-        operation: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.transient = transient
-        self.retry_after = retry_after
-        self.operation = operation
-
-    def __str__(self) -> str:
-        where = f" during {self.operation}" if self.operation else ""
-        status = f"HTTP {self.status} " if self.status else ""
-        return f"{status}{self.code}{where}: {self.message}"
-
-
-class ArmNotFound(ArmError):
-    """404: the resource (or its parent) does not exist."""
-
-
-class ArmThrottled(ArmError):
-    """429 with a Retry-After longer than we wait in-process."""
-
-
-class ForeignHostError(ArmError):
-    """ARM (or something posing as it) pointed us at another origin; no token was sent."""
 
 
 class TokenSource(Protocol):

@@ -12,16 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.arm.client import ArmClient
+from shared.errors import SourceProblem
 from shared.model.ids import RestorePointId
-from shared.model.message import parse_arm_time
-
-
-class SourceProblem(Exception):
-    def __init__(self, code: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.title = title
-        self.detail = detail
+from shared.model.times import parse_arm_time
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import logging
 
 from shared.jobs.outbox import deliver
 from shared.model import events
+from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.message import JobMessage, Stage
 from shared.rules.copy_rules import Admission, PairState, admit, order_waiting, release
 from shared.services import Services
-from shared.storage.ledger import JobRecord, JobState, Outbound
 from shared.storage.pairs import PairRecord
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def admit_job(services: Services, record: JobRecord) -> JobRecord:
             )
         return None
 
-    await services.rules.update_pair(record.source_collection_id, record.target_region, claim)
+    await services.pairs.update_pair(record.source_collection_id, record.target_region, claim)
     admission, reason = decision_box[0]
     now = services.clock()
     if admission is Admission.WAIT:
@@ -110,7 +110,7 @@ async def release_and_promote(services: Services, record: JobRecord) -> None:
         after = release(pair.state, record.job_id, record.source_created_at, succeeded)
         return None if after == pair.state else pair.evolve(state=after)
 
-    await services.rules.update_pair(record.source_collection_id, record.target_region, free)
+    await services.pairs.update_pair(record.source_collection_id, record.target_region, free)
     await promote_waiting(services, record.pair_key)
 
 

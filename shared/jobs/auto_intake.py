@@ -6,39 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from typing import Any
 
-from shared.arm.client import ArmError
-from shared.jobs.intake import CopyRequest, IntakeError, request_copy
+from shared.arm import bodies
+from shared.errors import ArmError, InvalidRequest, SourceProblem
+from shared.jobs.intake import CopyRequest, request_copy
 from shared.model.arm_events import ReadEvent, Verdict
-from shared.model.ids import CollectionId, InvalidResourceId, RestorePointId, normalize_region
-from shared.model.message import Trigger, parse_arm_time
-from shared.policies.core import CollectionInfo, ResolvedTarget
+from shared.model.ids import RestorePointId
+from shared.model.job import JobRecord
+from shared.model.message import Trigger
+from shared.model.resources import CollectionInfo
+from shared.policies.resolution import ResolvedTarget
 from shared.services import Services
-from shared.storage.ledger import JobRecord
 
 log = logging.getLogger(__name__)
-
-
-def collection_info(body: Mapping[str, Any]) -> CollectionInfo:
-    """What policies need to know of a collection, from its ARM body.
-
-    A collection whose `properties.source.id` is another collection is a cross-region copy
-    target (ours or anyone's): it is never a source, so its restore points are never copied on.
-    """
-    cid = CollectionId.parse(body.get("id"), "collection id")
-    source_id = ((body.get("properties") or {}).get("source") or {}).get("id")
-    try:
-        CollectionId.parse(source_id)
-        is_copy_target = True
-    except InvalidResourceId:
-        is_copy_target = False
-    tags = body.get("tags") if isinstance(body.get("tags"), Mapping) else {}
-    region = normalize_region(str(body.get("location") or "").replace(" ", ""), "location")
-    return CollectionInfo(
-        id=cid, region=region, tags=dict(tags or {}), is_copy_target=is_copy_target
-    )
 
 
 def request_for(source: RestorePointId, target: ResolvedTarget, trigger: Trigger) -> CopyRequest:
@@ -70,8 +51,8 @@ async def copy_to_targets(
     )
     jobs: list[JobRecord] = []
     for target, result in zip(targets, results, strict=True):
-        if isinstance(result, IntakeError):
-            log.warning("copy of %s to %s not requested: %s", source, target.region, result.detail)
+        if isinstance(result, InvalidRequest | SourceProblem):
+            log.warning("copy of %s to %s not requested: %s", source, target.region, result)
         elif isinstance(result, BaseException):
             raise result
         else:
@@ -94,7 +75,7 @@ async def on_restore_point_written(services: Services, event: ReadEvent) -> list
         if rp is None:
             log.info("restore point %s no longer exists; nothing to copy", source)
             return []
-        if (rp.get("properties") or {}).get("sourceRestorePoint"):
+        if bodies.copied_from(rp):
             log.info("restore point %s is a copy; copies are never copied again", source)
             return []
         rpc = await services.arm.get_or_none(
@@ -108,14 +89,14 @@ async def on_restore_point_written(services: Services, event: ReadEvent) -> list
     if rpc is None:
         log.info("collection %s no longer exists; nothing to copy", source.collection)
         return []
-    info = collection_info(rpc)
+    info = bodies.collection_info(rpc)
     resolution = services.policies.resolve(info)
     for problem in resolution.problems:
         log.warning("policy problem for %s: %s", info.id, problem)
     if not resolution.targets:
         log.info("%s is not protected by any policy; not copied", source.collection)
         return []
-    created = parse_arm_time((rp.get("properties") or {}).get("timeCreated"))
+    created = bodies.time_created(rp)
     return await copy_to_targets(
         services, source, info, created, list(resolution.targets), Trigger.EVENT_GRID
     )

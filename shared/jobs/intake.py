@@ -14,45 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.arm.client import ArmError, current_job_id
-from shared.arm.source_check import SourceProblem, inspect_source
+from shared.arm.client import current_job_id
+from shared.arm.source_check import inspect_source
+from shared.errors import InvalidRequest, InvalidResourceId
 from shared.jobs.admission import admit_job
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.model.ids import (
-    InvalidResourceId,
+    MAX_RESOURCE_NAME,
     RestorePointId,
-    normalize_region,
     validate_resource_group_name,
     validate_resource_name,
 )
-from shared.model.message import Trigger, job_id_for
-from shared.model.regions import known_regions
+from shared.model.job import JobRecord, JobState
+from shared.model.keys import job_id_for
+from shared.model.message import Trigger
+from shared.model.regions import known_regions, normalize_region
 from shared.services import Services
-from shared.storage.ledger import JobRecord, JobState
 
 log = logging.getLogger(__name__)
-
-MAX_NAME = 80
-
-
-class IntakeError(Exception):
-    """A request we will not act on; `status` is the HTTP status a caller should see."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        errors: list[dict[str, str]] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors or []
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -68,18 +47,18 @@ class CopyRequest:
 def default_collection_name(source_collection: str, target_region: str) -> str:
     """`{source collection}-{target region}`, trimmed to ARM's 80-character names."""
     suffix = f"-{target_region}"
-    return source_collection[: MAX_NAME - len(suffix)] + suffix
+    return source_collection[: MAX_RESOURCE_NAME - len(suffix)] + suffix
 
 
 def restore_point_name_for_run(source_name: str, run: int) -> str:
     if run == 1:
         return source_name
     suffix = f"-run{run}"
-    return source_name[: MAX_NAME - len(suffix)] + suffix
+    return source_name[: MAX_RESOURCE_NAME - len(suffix)] + suffix
 
 
 def validate_target(request: CopyRequest, services: Services) -> tuple[str, str, str]:
-    """Region, resource group and collection name of the target, or IntakeError 400."""
+    """Region, resource group and collection name of the target, or InvalidRequest."""
     errors: list[dict[str, str]] = []
     region = ""
     try:
@@ -107,30 +86,8 @@ def validate_target(request: CopyRequest, services: Services) -> tuple[str, str,
     except InvalidResourceId as exc:
         errors.append({"field": "targetCollectionName", "message": str(exc)})
     if errors:
-        raise IntakeError(400, "Invalid copy request", errors[0]["message"], errors=errors)
+        raise InvalidRequest("Invalid copy request", errors[0]["message"], errors=errors)
     return region, group, name
-
-
-async def check_source(
-    services: Services, source: RestorePointId, target_region: str
-) -> tuple[str, datetime | None]:
-    """The source must exist, must not be a copy, and must be in another region."""
-    try:
-        facts = await inspect_source(services.arm, source, target_region)
-    except SourceProblem as problem:
-        raise IntakeError(422, problem.title, problem.detail) from None
-    except ArmError as exc:
-        if exc.transient:
-            raise IntakeError(
-                503,
-                "Azure Resource Manager is unavailable",
-                f"could not read {source}: {exc}; try again shortly",
-                retry_after=int(exc.retry_after or 30),
-            ) from None
-        raise IntakeError(
-            502, "Azure Resource Manager refused the lookup", f"reading {source} failed: {exc}"
-        ) from None
-    return facts.region, facts.created_at
 
 
 async def request_copy(
@@ -161,7 +118,9 @@ async def _request_copy(
     known_source: tuple[str, datetime | None] | None,
 ) -> tuple[JobRecord, bool]:
     if known_source is None:
-        known_source = await check_source(services, request.source, region)
+        # SourceProblem and ArmError go up as they are: each caller words them its own way.
+        facts = await inspect_source(services.arm, request.source, region)
+        known_source = (facts.region, facts.created_at)
     source_region, source_created_at = known_source
     now = services.clock()
     job_id = job_id_for(request.source, region)

@@ -1,7 +1,8 @@
-"""Commit a job step and send what it produced, so a crash can neither lose nor double a step.
+"""Send what a committed step produced, so a crash can neither lose nor double a step.
 
-A stage does its (idempotent) ARM work, then `commit` moves the ledger row from step N to N+1
-under its ETag together with the messages to send, then sends them and marks them sent. If the
+A stage does its (idempotent) ARM work; the dispatcher (`shared.jobs.stages.dispatch.commit`)
+moves the ledger row from step N to N+1 under its ETag together with the messages to send, and
+`deliver` sends them and marks them sent. If the
 process dies after the commit, a redelivered message finds the row at N+1 with an unsent outbox
 and `deliver` sends it again; the messages of step N+1 act only once, whatever arrives twice.
 """
@@ -9,12 +10,10 @@ and `deliver` sends it again; the messages of step N+1 act only once, whatever a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from shared.model.message import JobMessage
+from shared.model.job import JobRecord
 from shared.services import Services
-from shared.storage.ledger import JobRecord, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -27,29 +26,6 @@ def outbox_is_stale(record: JobRecord, now: datetime) -> bool:
     return (
         not record.outbox_sent and (now - record.updated_at).total_seconds() > STALE_OUTBOX_SECONDS
     )
-
-
-async def commit(
-    services: Services,
-    message: JobMessage,
-    transform: Callable[[JobRecord], JobRecord],
-    outbound: Callable[[JobRecord], Sequence[Outbound]],
-) -> JobRecord | None:
-    """Claim step `message.step` -> +1 with `transform` applied; None if someone else did."""
-    now = services.clock()
-
-    def mutate(record: JobRecord) -> JobRecord | None:
-        if record.run != message.run or record.step != message.step or record.state.terminal:
-            return None
-        changed = transform(record).evolve(step=record.step + 1, updated_at=now)
-        return changed.evolve(outbox=tuple(outbound(changed)), outbox_sent=False)
-
-    stored, changed = await services.ledger.update(message.job_id, mutate)
-    if not changed or stored is None:
-        log.info("job %s step %s was already committed; nothing sent", message.job_id, message.step)
-        return None
-    await deliver(services, stored)
-    return stored
 
 
 async def deliver(services: Services, record: JobRecord) -> None:

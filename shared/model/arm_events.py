@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.model.ids import InvalidResourceId, RestorePointId
+from shared.errors import InvalidResourceId
+from shared.model.ids import RestorePointId
 
 WRITE_SUCCESS = "microsoft.resources.resourcewritesuccess"
 RESTORE_POINT_WRITE = "microsoft.compute/restorepointcollections/restorepoints/write"

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.storage.ledger import JobRecord
+from shared.model.job import JobRecord
 
 
 class EventType(StrEnum):

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.errors import InvalidResourceId
+
 # Azure limits: subscription ids are GUIDs; resource group names 1-90 of [-\w._()] not ending
 # in "."; resource names here are plain segments (the spec sets no pattern) but never contain "/".
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _RG = r"[-\w._()]{0,89}[-\w_()]"
-_NAME = r"[^/?#&%\\\s]{1,80}"
-_REGION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
+# ARM's limit for the names of collections and restore points.
+MAX_RESOURCE_NAME = 80
+_NAME = rf"[^/?#&%\\\s]{{1,{MAX_RESOURCE_NAME}}}"
 
 _SUB_RE = re.compile(rf"^/subscriptions/(?P<sub>{_GUID})$", re.IGNORECASE)
 _RG_RE = re.compile(rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG})$", re.I)
@@ -52,14 +55,6 @@ RG_SHAPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}"
 VM_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
 
 
-# Tag the app puts on the target collections it creates; retention deletes only inside those.
-MANAGED_TAG = "rpcopy-managed"
-
-
-class InvalidResourceId(ValueError):
-    """A string that is not the resource id shape the caller needed."""
-
-
 def _match(pattern: re.Pattern[str], value: object, what: str, shape: str) -> re.Match[str]:
     if not isinstance(value, str):
         raise InvalidResourceId(f"{what} must be a string of the form {shape}")
@@ -69,19 +64,6 @@ def _match(pattern: re.Pattern[str], value: object, what: str, shape: str) -> re
     if match is None:
         raise InvalidResourceId(f"{what} {value!r} is not of the form {shape}")
     return match
-
-
-def normalize_region(value: object, what: str = "region") -> str:
-    """ARM region names: lower case letters and digits ("westeurope"); spaces are display names."""
-    if not isinstance(value, str):
-        raise InvalidResourceId(f"{what} must be a string such as 'eastus'")
-    region = value.strip().lower()
-    if not _REGION.match(region):
-        raise InvalidResourceId(
-            f"{what} {value!r} is not an Azure region name (lower case letters and digits, "
-            "such as 'eastus' or 'westeurope')"
-        )
-    return region
 
 
 def validate_resource_name(value: object, what: str) -> str:
@@ -227,6 +209,10 @@ class DiskRestorePointId:
         return str(self).lower()
 
 
+def id_key(value: str) -> str:
+    """Comparison key of an ARM id (ARM ids are case-insensitive; no trailing slash)."""
+    return value.rstrip("/").lower()
+
+
 def same_id(a: str, b: str) -> bool:
-    """ARM ids are case-insensitive; a trailing slash is never part of an id."""
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
+    return id_key(a) == id_key(b)

@@ -7,18 +7,17 @@ not acted on (it ends as a failed job, see shared/stages.py), never half-process
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from shared.model.ids import InvalidResourceId, RestorePointId, normalize_region
-from shared.rules.copy_rules import pair_key
+from shared.errors import InvalidMessage, InvalidResourceId
+from shared.model.ids import RestorePointId
+from shared.model.regions import normalize_region
 
 MESSAGE_VERSION = 1
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -124,16 +123,6 @@ class JobMessage(_Model):
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
-class InvalidMessage(ValueError):
-    """A queue message that cannot be processed; carries whatever could be recovered of it."""
-
-    def __init__(self, reason: str, *, job_id: str | None = None, raw: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.job_id = job_id
-        self.raw_sha256 = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
-
-
 def decode_message(raw: str | bytes) -> JobMessage:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
@@ -166,35 +155,3 @@ def decode_message(raw: str | bytes) -> JobMessage:
     except InvalidResourceId as exc:
         raise InvalidMessage(str(exc), job_id=job_id, raw=text) from None
     return message
-
-
-def job_id_for(source: RestorePointId, target_region: str) -> str:
-    """Deterministic: the same (restore point, region) is the same job on every intake path.
-
-    The first half is the (source collection, region) pair's key, so the ledger can keep a
-    pair's jobs in one Table partition (see shared/ledger.py) and still read a job by id alone.
-    """
-    region = normalize_region(target_region)
-    key = f"{source.normalized}|{region}"
-    return (
-        pair_key(str(source.collection), region)[:16]
-        + hashlib.sha256(key.encode()).hexdigest()[:16]
-    )
-
-
-def parse_arm_time(value: Any) -> datetime | None:
-    """ARM timestamps ("2023-10-20T03:43:09.9156474+00:00": 7 fractional digits)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    # Python < 3.12 parses at most 6 fractional digits.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def utc_iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

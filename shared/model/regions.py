@@ -5,6 +5,12 @@ Sovereign clouds or new regions can be allowed with the EXTRA_REGIONS setting.
 
 from __future__ import annotations
 
+import re
+
+from shared.errors import InvalidResourceId
+
+_REGION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
+
 PUBLIC_REGIONS = frozenset(
     [
         "australiacentral",
@@ -74,3 +80,16 @@ PUBLIC_REGIONS = frozenset(
 
 def known_regions(extra: frozenset[str] = frozenset()) -> frozenset[str]:
     return PUBLIC_REGIONS | extra
+
+
+def normalize_region(value: object, what: str = "region") -> str:
+    """ARM region names: lower case letters and digits ("westeurope"); spaces are display names."""
+    if not isinstance(value, str):
+        raise InvalidResourceId(f"{what} must be a string such as 'eastus'")
+    region = value.strip().lower()
+    if not _REGION.match(region):
+        raise InvalidResourceId(
+            f"{what} {value!r} is not an Azure region name (lower case letters and digits, "
+            "such as 'eastus' or 'westeurope')"
+        )
+    return region

@@ -8,21 +8,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-
-def pair_key(source_collection_id: str, target_region: str) -> str:
-    return hashlib.sha256(f"{source_collection_id.lower()}|{target_region}".encode()).hexdigest()[
-        :32
-    ]
-
-
-def collection_key(collection_id: str) -> str:
-    return hashlib.sha256(collection_id.lower().encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,10 @@ def expected_finish(state: PollState) -> datetime | None:
     elapsed = (state.last_progress_at - state.first_percent_at).total_seconds()
     if gained <= 0 or elapsed <= 0 or state.last_percent >= 100:
         return None
-    remaining = (100 - state.last_percent) / (gained / elapsed)
+    rate = gained / elapsed
+    if rate <= 0:  # a gain so small that the rate underflows says nothing about the finish
+        return None
+    remaining = (100 - state.last_percent) / rate
     if remaining > _LONGEST_ESTIMATE_SECONDS:
         return None  # beyond Azure's 14-day copy limit the estimate means nothing
     return state.last_progress_at + timedelta(seconds=remaining)

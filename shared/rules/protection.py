@@ -32,8 +32,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.rules.sweep_plan import iso, order_key, utc
-from shared.storage.ledger import JobRecord, JobState
+from shared.model.job import JobRecord, JobState
+from shared.model.times import iso, utc
+from shared.rules.sweep_plan import order_key
 
 # Share of the RPO after which a pair is reported at risk.
 AT_RISK_FRACTION = 0.75

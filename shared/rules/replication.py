@@ -1,4 +1,4 @@
-"""Pure decision: what a target restore point's body says about the copy.
+"""Pure decision: what a target restore point's instance view says about the copy.
 
 `provisioningState: Succeeded` on a copy only means the copy was *initiated*; the data is usable
 only when every disk restore point in the instance view reports `ReplicationState/succeeded` at
@@ -9,12 +9,12 @@ bounds how long "still running" can last).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from shared.model.message import DiskProgress, Failure, Stage
+from shared.model.resources import InstanceView
 
 SUCCEEDED_CODE = "replicationstate/succeeded"
 _FAILED_SUFFIXES = ("/failed", "/canceled", "/cancelled", "/terminated")
@@ -36,35 +36,6 @@ class ReplicationView:
     provisioning_state: str | None = None
 
 
-def _percent(value: Any) -> float | None:
-    # int32 in the Compute spec, a number in the Disk RP spec; anything else is "unknown".
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(min(max(value, 0), 100))
-
-
-def _status(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    replication = entry.get("replicationStatus")
-    if isinstance(replication, Mapping):
-        status = replication.get("status")
-        if isinstance(status, Mapping):
-            return status
-    return {}
-
-
-def _disk(entry: Mapping[str, Any]) -> DiskProgress:
-    status = _status(entry)
-    replication = entry.get("replicationStatus")
-    percent = None
-    if isinstance(replication, Mapping):
-        percent = _percent(replication.get("completionPercent"))
-    disk_id = entry.get("id") if isinstance(entry.get("id"), str) else None
-    name = disk_id.rsplit("/", 1)[-1] if disk_id else None
-    code = status.get("code") if isinstance(status.get("code"), str) else None
-    level = status.get("level") if isinstance(status.get("level"), str) else None
-    return DiskProgress(id=disk_id, name=name, percent=percent, code=code, level=level)
-
-
 def _is_failed(code: object, level: object) -> bool:
     # statuses[] entries are read raw: anything that is not a string says nothing.
     if isinstance(level, str) and level.lower() == "error":
@@ -76,20 +47,9 @@ def _is_succeeded(disk: DiskProgress) -> bool:
     return (disk.code or "").lower() == SUCCEEDED_CODE and disk.percent == 100.0
 
 
-def assess(body: Mapping[str, Any]) -> ReplicationView:
-    """Classify a `GET {restorePoint}?$expand=instanceView` body."""
-    properties = body.get("properties")
-    properties = properties if isinstance(properties, Mapping) else {}
-    state = properties.get("provisioningState")
-    state = state if isinstance(state, str) else None
-    instance_view = properties.get("instanceView")
-    instance_view = instance_view if isinstance(instance_view, Mapping) else {}
-    raw_disks = instance_view.get("diskRestorePoints")
-    entries: Sequence[Any] = raw_disks if isinstance(raw_disks, list) else []
-    disks = tuple(_disk(e) for e in entries if isinstance(e, Mapping))
-    raw_statuses = instance_view.get("statuses")
-    raw_statuses = raw_statuses if isinstance(raw_statuses, list) else []
-    statuses = [s for s in raw_statuses if isinstance(s, Mapping)]
+def assess(view: InstanceView) -> ReplicationView:
+    """Classify a copy from its instance view (read by `shared.arm.bodies.instance_view`)."""
+    state, disks, statuses = view.provisioning_state, view.disks, view.statuses
 
     if state is not None and state.lower() in ("failed", "canceled"):
         failure = Failure(
@@ -104,7 +64,7 @@ def assess(body: Mapping[str, Any]) -> ReplicationView:
         return ReplicationView(CopyStatus.INITIATING, None, disks, None, state)
 
     failed = [d for d in disks if _is_failed(d.code, d.level)]
-    failed_status = [s for s in statuses if _is_failed(s.get("code"), s.get("level"))]
+    failed_status = [s for s in statuses if _is_failed(s.code, s.level)]
     if failed or failed_status:
         names = ", ".join(d.name or d.id or "?" for d in failed) or "the restore point"
         failure = Failure(
@@ -118,7 +78,7 @@ def assess(body: Mapping[str, Any]) -> ReplicationView:
         )
         return ReplicationView(CopyStatus.FAILED, _mean(disks), disks, failure, state)
 
-    statuses_ok = all(str(s.get("code", "")).lower() == SUCCEEDED_CODE for s in statuses)
+    statuses_ok = all((s.code or "").lower() == SUCCEEDED_CODE for s in statuses)
     if disks and all(_is_succeeded(d) for d in disks) and statuses_ok:
         return ReplicationView(CopyStatus.SUCCEEDED, 100.0, disks, None, state)
     return ReplicationView(CopyStatus.REPLICATING, _mean(disks), disks, None, state)

@@ -33,16 +33,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.rules.sweep_plan import (
-    RestorePointView,
-    TargetCollectionView,
-    id_key,
-    iso,
-    jobs_by_source,
-    order_key,
-    utc,
-)
-from shared.storage.ledger import JobRecord, JobState
+from shared.model.ids import id_key
+from shared.model.job import JobRecord, JobState
+from shared.model.resources import RestorePointView, TargetCollectionView
+from shared.model.times import iso, utc
+from shared.rules.sweep_plan import jobs_by_source, order_key
 
 
 class KeepReason(StrEnum):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.model.job import JobRecord, JobState
 from shared.model.message import JobMessage, Stage
-from shared.storage.ledger import JobRecord, JobState
 
 
 class Verdict(StrEnum):

@@ -5,8 +5,8 @@ The I/O layer lists the source collection and the target collection (each one GE
 points to request, oldest first, and why every other one is left alone. Nothing here calls
 Azure, so the sweep and the dry-run API (`GET /api/plan`) give the same answer.
 
-The views defined here (`RestorePointView`, `TargetCollectionView`) are shared with
-`shared.rules.retention` and `shared.rules.protection`.
+The views (`RestorePointView`, `TargetCollectionView`) are data from `shared.model.resources`,
+read from ARM bodies by `shared.arm.bodies`.
 
 Rules (Azure's copy rules, arm-contract §9, checked in this order for each source restore point):
 
@@ -40,28 +40,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.model.ids import MANAGED_TAG
-from shared.model.message import parse_arm_time
-from shared.storage.ledger import JobRecord, JobState
+from shared.model.ids import id_key
+from shared.model.job import JobRecord, JobState
+from shared.model.resources import RestorePointView, TargetCollectionView
+from shared.model.times import iso, utc
 
 # --------------------------------------------------------------------------------------------
 # Small helpers shared by the three decision modules
-
-
-def id_key(value: str) -> str:
-    """Comparison key of an ARM id (ARM ids are case-insensitive; no trailing slash)."""
-    return value.rstrip("/").lower()
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """`value` as an aware UTC datetime; a naive value is taken to be UTC already."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _str(value: Any) -> str | None:
@@ -103,99 +88,6 @@ def _better(job: JobRecord, other: JobRecord) -> bool:
     return (utc(job.updated_at) or datetime.min.replace(tzinfo=UTC)) > (
         utc(other.updated_at) or datetime.min.replace(tzinfo=UTC)
     )
-
-
-# --------------------------------------------------------------------------------------------
-# What the I/O layer gives us
-
-
-@dataclass(frozen=True)
-class RestorePointView:
-    """One restore point as listed by `GET {collection}?$expand=restorePoints`."""
-
-    id: str
-    name: str
-    created_at: datetime | None
-    # properties.sourceRestorePoint.id: set means this restore point is a cross-region copy.
-    source_restore_point_id: str | None = None
-    provisioning_state: str | None = None
-
-    @property
-    def is_copy(self) -> bool:
-        return self.source_restore_point_id is not None
-
-    @classmethod
-    def from_arm(cls, body: Mapping[str, Any]) -> RestorePointView | None:
-        """Read one item of `properties.restorePoints[]`; None if it has no usable id."""
-        if not isinstance(body, Mapping):
-            return None
-        rp_id = _str(body.get("id"))
-        if rp_id is None or "/restorepoints/" not in rp_id.lower():
-            return None
-        properties = _mapping(body.get("properties"))
-        source = _mapping(properties.get("sourceRestorePoint"))
-        name = _str(body.get("name")) or rp_id.rstrip("/").rsplit("/", 1)[-1]
-        return cls(
-            id=rp_id,
-            name=name,
-            created_at=utc(parse_arm_time(properties.get("timeCreated"))),
-            source_restore_point_id=_str(source.get("id")),
-            provisioning_state=_str(properties.get("provisioningState")),
-        )
-
-
-def restore_points_from_collection(body: Mapping[str, Any]) -> tuple[RestorePointView, ...]:
-    """Every readable restore point of a collection body (items without an id are dropped)."""
-    raw = _mapping(body).get("properties")
-    items = _mapping(raw).get("restorePoints")
-    if not isinstance(items, list):
-        return ()
-    views = (RestorePointView.from_arm(item) for item in items)
-    return tuple(view for view in views if view is not None)
-
-
-@dataclass(frozen=True)
-class TargetCollectionView:
-    """The target restore point collection of a pair, as far as the decisions need it."""
-
-    id: str
-    exists: bool
-    # Carries the tag rpcopy-managed=true: the app created it, so retention may delete in it.
-    managed: bool
-    # properties.source.id: the source collection this one is the copy target of.
-    source_collection_id: str | None
-    restore_points: tuple[RestorePointView, ...] = ()
-
-    @classmethod
-    def missing(cls, collection_id: str) -> TargetCollectionView:
-        """The target collection does not exist yet (the ensure-target stage creates it)."""
-        return cls(collection_id, exists=False, managed=False, source_collection_id=None)
-
-    @classmethod
-    def from_arm(cls, body: Mapping[str, Any], collection_id: str) -> TargetCollectionView:
-        """Read `GET {collection}?$expand=restorePoints` (`collection_id` if the body has none)."""
-        tags = _mapping(body.get("tags"))
-        # Tag names are case-insensitive in Azure; the value is ours, written as "true".
-        managed = any(
-            str(name).lower() == MANAGED_TAG and str(value).strip().lower() == "true"
-            for name, value in tags.items()
-        )
-        source = _mapping(_mapping(body.get("properties")).get("source"))
-        return cls(
-            id=_str(body.get("id")) or collection_id,
-            exists=True,
-            managed=managed,
-            source_collection_id=_str(source.get("id")),
-            restore_points=restore_points_from_collection(body),
-        )
-
-    def copies_by_source(self) -> dict[str, RestorePointView]:
-        """Copies in this collection keyed by their source restore point id (`id_key`)."""
-        return {
-            id_key(rp.source_restore_point_id): rp
-            for rp in self.restore_points
-            if rp.source_restore_point_id is not None
-        }
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
-from shared.settings import SettingsError
+from shared.errors import SettingsError
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,9 @@ from typing import Any
 
 import httpx
 
+from shared.errors import TopicPublishError
+
 EVENTGRID_SCOPE = "https://eventgrid.azure.net/.default"
-
-
-class TopicPublishError(RuntimeError):
-    pass
 
 
 class TopicPublisher:

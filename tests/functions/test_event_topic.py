@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from devstack.stack import Stack
+from shared.errors import SettingsError, TopicPublishError
 from shared.services import Services
-from shared.settings import Settings, SettingsError
-from shared.storage.topic import TopicPublisher, TopicPublishError
+from shared.settings import Settings
+from shared.storage.topic import TopicPublisher
 from tests.support import drain_queue, unique
 
 

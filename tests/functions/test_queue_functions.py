@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from shared.arm.client import ForeignHostError
+from shared.errors import ForeignHostError
+from shared.model.job import JobRecord, JobState
 from shared.model.message import decode_message
 from shared.services import get_services
-from shared.storage.ledger import JobRecord, JobState
 from tests.functions.conftest import FunctionApp
 from tests.support import TARGET_REGION, arm_call_counts, seed_source
 

@@ -1,6 +1,6 @@
-"""The stages' failure paths, driven through `shared.jobs.stages.core.handle` against Azurite
-and the ARM
-emulator: each ends in the outcome a user would expect, with an error that says what to do.
+"""The stages' failure paths, driven through `shared.jobs.stages.dispatch.handle` against
+Azurite and the ARM emulator: each ends in the outcome a user would expect, with an error that
+says what to do.
 
 Each test runs its own Services with settings that make the path quick to reach (one ARM attempt
 per delivery, no backoff, a short copy timeout) and its own queue names and tables.
@@ -12,64 +12,25 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from azure.storage.queue import QueueClient
 
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import Scenario
-from devstack.stack import EMULATOR_TOKEN, FAST_APP_SETTINGS, Stack
+from devstack.stack import EMULATOR_TOKEN, Stack
 from shared.jobs.intake import CopyRequest, request_copy
-from shared.jobs.stages import core as stages
+from shared.jobs.stages import dispatch as stages
+from shared.jobs.stages.step import Result
 from shared.model.ids import RestorePointId
+from shared.model.job import JobRecord
 from shared.model.message import Stage
 from shared.services import Services
-from shared.settings import Settings
-from shared.storage.ledger import JobRecord
-from tests.support import SOURCE_GROUP, SUBSCRIPTION, TARGET_REGION, seed_source, unique
-
-QUEUE_SETTINGS = {
-    Stage.ENSURE_TARGET: "QUEUE_ENSURE_TARGET",
-    Stage.START_COPY: "QUEUE_START_COPY",
-    Stage.POLL: "QUEUE_POLL",
-    Stage.FINISH: "QUEUE_FINISH",
-}
-
-MakeServices = Callable[..., Awaitable[Services]]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def make_services(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[MakeServices]:
-    made: list[Services] = []
-
-    async def make(**overrides: str) -> Services:
-        prefix = unique("sf").replace("-", "")
-        env = {
-            **stack.app_settings(),
-            **FAST_APP_SETTINGS,
-            "ARM_MAX_ATTEMPTS": "1",
-            "STAGE_RETRY_BASE_SECONDS": "0",
-            **{setting: f"{prefix}-{stage.value}" for stage, setting in QUEUE_SETTINGS.items()},
-            "EVENTS_QUEUE": f"{prefix}-events",
-            "LEDGER_TABLE": f"{prefix}jobs",
-            "RULES_TABLE": f"{prefix}rules",
-            **overrides,
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        services = Services.create(Settings.from_env())
-        made.append(services)
-        return services
-
-    yield make
-    for services in made:
-        await services.close()
+from tests.conftest import QUEUE_SETTINGS, MakeServices
+from tests.support import SOURCE_GROUP, SUBSCRIPTION, TARGET_REGION, seed_source
 
 
 def _take(services: Services, stage: Stage, connection: str) -> list[str]:
@@ -192,7 +153,7 @@ async def test_a_long_retry_after_reenqueues_instead_of_blocking(
         began = time.monotonic()
         result = await stages.handle(services, stage, text)
         assert time.monotonic() - began < 10, "no worker sleeps through a long Retry-After"
-    assert result is stages.Result.WAITING
+    assert result is Result.WAITING
     record = await services.ledger.get(job_id)
     assert record is not None
     assert record.state.value == "Starting"

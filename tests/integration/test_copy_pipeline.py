@@ -17,8 +17,8 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from arm_emulator.control import EmulatorControl
 from devstack.stack import Stack
 from shared.model.ids import RestorePointId
-from shared.model.message import JobMessage, Stage, Trigger, job_id_for
-from shared.storage.ledger import partition_of
+from shared.model.keys import job_id_for, partition_of
+from shared.model.message import JobMessage, Stage, Trigger
 from tests.support import TARGET_REGION, EventLog, seed_source, unique, wait_for
 
 TERMINAL = {"Succeeded", "Failed", "Superseded"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.errors import SettingsError
 from shared.settings import (
     DEFAULT_ARM_API_VERSION,
     DEFAULT_ARM_ENDPOINT,
@@ -11,7 +12,6 @@ from shared.settings import (
     PollSettings,
     QueueNames,
     Settings,
-    SettingsError,
 )
 
 

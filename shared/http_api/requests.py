@@ -1,0 +1,122 @@
+"""Reading HTTP requests: bodies and query strings become typed values or InvalidRequest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from shared.errors import InvalidRequest, InvalidResourceId
+from shared.jobs.intake import CopyRequest
+from shared.model.ids import CollectionId, RestorePointId
+from shared.model.job import JobState
+from shared.model.message import Trigger
+from shared.model.regions import normalize_region
+from shared.storage.ledger import JobFilter
+
+POST_FIELDS = {
+    "sourceRestorePointId",
+    "targetRegion",
+    "targetResourceGroup",
+    "targetCollectionName",
+}
+# `code` is the function key; it may arrive as a query parameter and is not a filter.
+LIST_PARAMS = {"state", "sourceCollectionId", "targetRegion", "pageSize", "cursor", "code"}
+
+
+def parse_copy_request(body: bytes) -> CopyRequest:
+    """Validate the POST body; InvalidRequest names each problem."""
+    try:
+        document = json.loads(body.decode("utf-8")) if body else None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes is malformed input too.
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidRequest(
+            "Malformed JSON", f"the request body is not valid JSON: {reason}"
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidRequest(
+            "Invalid copy request",
+            'the body must be a JSON object such as {"sourceRestorePointId": "...", '
+            '"targetRegion": "westus"}',
+        )
+    errors: list[dict[str, str]] = []
+    unknown = sorted(set(document) - POST_FIELDS)
+    for name in unknown:
+        errors.append(
+            {
+                "field": name,
+                "message": f"unknown field {name!r}; allowed: {', '.join(sorted(POST_FIELDS))}",
+            }
+        )
+    source: RestorePointId | None = None
+    if "sourceRestorePointId" not in document:
+        errors.append({"field": "sourceRestorePointId", "message": "is required"})
+    else:
+        try:
+            source = RestorePointId.parse(document["sourceRestorePointId"], "sourceRestorePointId")
+        except InvalidResourceId as exc:
+            errors.append({"field": "sourceRestorePointId", "message": str(exc)})
+    if "targetRegion" not in document:
+        errors.append({"field": "targetRegion", "message": "is required"})
+    elif not isinstance(document["targetRegion"], str):
+        errors.append({"field": "targetRegion", "message": "must be a string such as 'westus'"})
+    for optional in ("targetResourceGroup", "targetCollectionName"):
+        if optional in document and not isinstance(document[optional], str):
+            errors.append({"field": optional, "message": "must be a string"})
+    if errors or source is None:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidRequest("Invalid copy request", detail, errors=errors)
+    return CopyRequest(
+        source=source,
+        target_region=document["targetRegion"],
+        target_resource_group=document.get("targetResourceGroup") or None,
+        target_collection_name=document.get("targetCollectionName") or None,
+        trigger=Trigger.HTTP,
+    )
+
+
+def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | None]:
+    errors: list[dict[str, str]] = []
+    for name in sorted(set(params) - LIST_PARAMS):
+        errors.append(
+            {
+                "field": name,
+                "message": "unknown query parameter; allowed: state, "
+                "sourceCollectionId, targetRegion, pageSize, cursor",
+            }
+        )
+    state = None
+    if params.get("state"):
+        try:
+            state = JobState(params["state"])
+        except ValueError:
+            errors.append(
+                {
+                    "field": "state",
+                    "message": f"must be one of {', '.join(s.value for s in JobState)}",
+                }
+            )
+    source = None
+    if params.get("sourceCollectionId"):
+        try:
+            source = str(CollectionId.parse(params["sourceCollectionId"], "sourceCollectionId"))
+        except InvalidResourceId as exc:
+            errors.append({"field": "sourceCollectionId", "message": str(exc)})
+    region = None
+    if params.get("targetRegion"):
+        try:
+            region = normalize_region(params["targetRegion"], "targetRegion")
+        except InvalidResourceId as exc:
+            errors.append({"field": "targetRegion", "message": str(exc)})
+    page_size = 50
+    if params.get("pageSize"):
+        raw = params["pageSize"]
+        # isdigit() alone accepts "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
+            errors.append({"field": "pageSize", "message": "must be a whole number from 1 to 1000"})
+        else:
+            page_size = int(raw)
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidRequest("Invalid query", detail, errors=errors)
+    return JobFilter(state, source, region), page_size, params.get("cursor") or None

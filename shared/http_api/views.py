@@ -1,0 +1,42 @@
+"""What the HTTP API shows of the app's records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.model.job import JobRecord
+from shared.model.times import iso
+
+
+def job_view(record: JobRecord) -> dict[str, Any]:
+    """The job as the HTTP API shows it."""
+    body: dict[str, Any] = {
+        "id": record.job_id,
+        "state": record.state.value,
+        "run": record.run,
+        "sourceRestorePointId": record.source_restore_point_id,
+        "sourceCollectionId": record.source_collection_id,
+        "sourceRegion": record.source_region,
+        "targetRegion": record.target_region,
+        "targetResourceGroup": record.target_resource_group,
+        "targetCollectionName": record.target_collection_name,
+        "targetCollectionId": record.target_collection_id,
+        "targetRestorePointId": record.target_restore_point_id,
+        "trigger": record.trigger.value,
+        "correlationId": record.correlation_id,
+        "requestedAt": iso(record.requested_at),
+        "startedAt": iso(record.started_at),
+        "replicationDoneAt": iso(record.replication_done_at),
+        "finishedAt": iso(record.finished_at),
+        "updatedAt": iso(record.updated_at),
+        "percentComplete": record.percent,
+        "expectedFinish": iso(record.expected_finish),
+        "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in record.disks],
+        "attempts": dict(record.attempts),
+        "sourceCreatedAt": iso(record.source_created_at),
+        "detail": record.detail,
+        "error": record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if record.failure
+        else None,
+    }
+    return {k: v for k, v in body.items() if v is not None}

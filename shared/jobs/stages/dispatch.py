@@ -1,0 +1,162 @@
+"""The entry point of every stage queue: read the message, guard the step, run the stage, and
+commit what it returns, once.
+
+Every stage acts only when the ledger row is at the message's step (`shared.rules.step_guard`),
+and its `Step` is committed with the messages it sends (`shared.jobs.outbox`): duplicate and
+replayed messages change nothing. Transient ARM failures are retried by re-enqueueing with
+backoff (bounded); permanent ones fail the job; a message that cannot be read fails its job (or
+a placeholder job) with an event. Anything unexpected is raised so the host retries it and, in
+the end, moves it to the poison queue (`shared.jobs.stages.failures.handle_poison`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from shared.arm.client import current_job_id
+from shared.errors import ArmError, ArmThrottled, InvalidMessage, StageFailure
+from shared.jobs.admission import job_event_out, release_and_promote
+from shared.jobs.outbox import deliver
+from shared.jobs.retention_deletes import retention_after_success
+from shared.jobs.stages import ensure_target, finish, poll, retries, start_copy
+from shared.jobs.stages.failures import fail_without_record, reject_unreadable
+from shared.jobs.stages.step import Announce, FollowUp, Result, Send, Step
+from shared.model.job import JobRecord, JobState, Outbound
+from shared.model.message import Failure, JobMessage, Stage, decode_message
+from shared.rules.step_guard import Verdict, decide
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+StageFunction = Callable[[Services, JobMessage, JobRecord], Awaitable[Step]]
+
+STAGES: dict[Stage, StageFunction] = {
+    Stage.ENSURE_TARGET: ensure_target.run,
+    Stage.START_COPY: start_copy.run,
+    Stage.POLL: poll.run,
+    Stage.FINISH: finish.run,
+}
+
+# A stage that shows progress while its ARM work runs: (state it finds, state it shows).
+_PROGRESS: dict[Stage, tuple[JobState, JobState]] = {
+    Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET),
+}
+
+
+async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
+    """Process one message from `stage`'s queue."""
+    try:
+        message = decode_message(raw)
+        if message.stage != stage:
+            raise InvalidMessage(
+                f"a {message.stage.value} message arrived on the {stage.value} queue",
+                job_id=message.job_id,
+            )
+    except InvalidMessage as exc:
+        return await reject_unreadable(services, stage, exc)
+
+    current_job_id.set(message.job_id)
+    record = await services.ledger.get(message.job_id)
+    decision = decide(record, message)
+    if decision.verdict is Verdict.MISSING:
+        await fail_without_record(services, message, f"{decision.reason}; message dropped")
+        return Result.REJECTED
+    assert record is not None
+    if decision.verdict is Verdict.DROP:
+        log.info("job %s: %s message dropped: %s", message.job_id, stage.value, decision.reason)
+        return Result.DROPPED
+    if decision.verdict is Verdict.RESEND:
+        await deliver(services, record)
+        return Result.RESENT
+
+    await _show_progress(services, message, record)
+    return await commit(services, message, record, await _run(services, message, record))
+
+
+async def _run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    """The stage's step, or the step its trouble calls for."""
+    settings = services.settings
+    try:
+        return await STAGES[message.stage](services, message, record)
+    except StageFailure as exc:
+        failure = Failure(code=exc.failure_code, message=exc.message, stage=message.stage)
+    except ArmThrottled as exc:
+        outcome = retries.throttled(settings, message, exc)
+        if isinstance(outcome, Step):
+            return outcome
+        failure = outcome
+    except ArmError as exc:
+        if exc.transient:
+            outcome = retries.retry_later(settings, message, exc)
+            if isinstance(outcome, Step):
+                return outcome
+            failure = outcome
+        else:
+            failure = Failure(code=exc.code, message=str(exc), stage=message.stage)
+    return fail_step(services, message, record, failure)
+
+
+def fail_step(services: Services, message: JobMessage, record: JobRecord, failure: Failure) -> Step:
+    if message.stage is Stage.FINISH:
+        return finish.failing_finish(message, record, failure, services.clock())
+    return retries.fail(message, record, failure)
+
+
+async def _show_progress(services: Services, message: JobMessage, record: JobRecord) -> None:
+    """Visible progress for the status API while the stage works; not a step."""
+    found, shown = _PROGRESS.get(message.stage, (None, None))
+    if record.state is not found or shown is None:
+        return
+    await services.ledger.update(
+        record.job_id,
+        lambda r: (
+            r.evolve(state=shown, updated_at=services.clock())
+            if r.step == message.step and r.state is found
+            else None
+        ),
+    )
+
+
+def _outbound(
+    services: Services, message: JobMessage, committed: JobRecord, item: object
+) -> Outbound:
+    if isinstance(item, Send):
+        nxt = message.next(item.stage, step=committed.step, **item.changes)
+        return Outbound(
+            services.settings.queues.for_stage(item.stage), nxt.encode(), item.delay_seconds
+        )
+    assert isinstance(item, Announce)
+    return job_event_out(services, committed, item.event_type)
+
+
+async def commit(services: Services, message: JobMessage, record: JobRecord, step: Step) -> Result:
+    """Claim step `message.step` -> +1 with the step's changes and outbox, send it, follow up."""
+    now = services.clock()
+
+    def claim(current: JobRecord) -> JobRecord | None:
+        if current.run != message.run or current.step != message.step or current.state.terminal:
+            return None
+        changed = current.evolve(**step.changes, step=current.step + 1, updated_at=now)
+        outbox = tuple(_outbound(services, message, changed, item) for item in step.out)
+        return changed.evolve(outbox=outbox, outbox_sent=False)
+
+    stored, changed = await services.ledger.update(message.job_id, claim)
+    committed = stored if changed else None
+    if committed is None:
+        log.info("job %s step %s was already committed; nothing sent", message.job_id, message.step)
+    else:
+        await deliver(services, committed)
+    await _follow_up(services, record, committed, step.after)
+    return step.result
+
+
+async def _follow_up(
+    services: Services, record: JobRecord, committed: JobRecord | None, after: tuple[FollowUp, ...]
+) -> None:
+    if FollowUp.RELEASE_PAIR in after:
+        # A redelivered finish still releases the pair the job held.
+        ended = committed or await services.ledger.get(record.job_id) or record
+        await release_and_promote(services, ended)
+    if FollowUp.RETENTION in after and committed is not None:
+        await retention_after_success(services, committed)

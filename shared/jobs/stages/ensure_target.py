@@ -1,0 +1,88 @@
+"""Stage 1: the target restore point collection exists in the target region and really points
+at this source collection (a collection with another source is a permanent error)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.arm import bodies
+from shared.arm.operations import ArmOperation
+from shared.arm.source_check import inspect_source
+from shared.errors import SourceProblem, StageFailure
+from shared.jobs.stages.step import Result, Step, send, step
+from shared.model.ids import CollectionId, same_id
+from shared.model.job import JobRecord, JobState
+from shared.model.message import JobMessage, Stage
+from shared.services import Services
+
+
+async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    arm = services.arm
+    cid = message.correlation_id
+    source = message.source
+    if record.source_region is not None:
+        # Intake already checked the source (exists, not a copy, another region) and recorded
+        # its region and creation time; reading them again would only cost ARM calls.
+        source_region, created_at = record.source_region, record.source_created_at
+    else:
+        source_region, created_at = await _check_source(services, message)
+
+    target = CollectionId.build(
+        source.subscription_id, message.target_resource_group, message.target_collection_name
+    )
+    existing = await arm.get_or_none(
+        str(target), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET, correlation_id=cid
+    )
+    if existing is None:
+        await arm.put(
+            str(target),
+            bodies.target_collection_body(message.target_region, source.collection),
+            operation=ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
+            correlation_id=cid,
+        )
+    else:
+        check_target_collection(existing, target, source.collection, message.target_region)
+
+    return step(
+        Result.ADVANCED,
+        {
+            "state": JobState.STARTING,
+            "target_collection_id": str(target),
+            "source_region": source_region,
+            "source_created_at": created_at or record.source_created_at,
+        },
+        send(Stage.START_COPY),
+    )
+
+
+async def _check_source(services: Services, message: JobMessage) -> tuple[str, datetime | None]:
+    """The source checks for a job whose intake did not record them."""
+    try:
+        facts = await inspect_source(
+            services.arm,
+            message.source,
+            message.target_region,
+            correlation_id=message.correlation_id,
+        )
+    except SourceProblem as problem:
+        raise StageFailure(problem.code, problem.detail) from None
+    return facts.region, facts.created_at
+
+
+def check_target_collection(
+    body: object, target: CollectionId, source: CollectionId, region: str
+) -> None:
+    """Reuse an existing target collection only if it is the copy target of this source."""
+    points_at = bodies.collection_source_id(body) or ""
+    if not same_id(points_at, str(source)):
+        raise StageFailure(
+            "TargetCollectionConflict",
+            f"target collection {target} exists with source {points_at or 'none'!s}, not "
+            f"{source}; choose another targetCollectionName",
+        )
+    location = bodies.location(body)
+    if location != region:
+        raise StageFailure(
+            "TargetCollectionConflict",
+            f"target collection {target} exists in {location or 'an unknown region'}, not {region}",
+        )

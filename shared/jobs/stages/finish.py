@@ -1,0 +1,60 @@
+"""Stage 4: record the outcome in the ledger and emit the completion or failure event; then free
+the pair for the next restore point and, for policy copies, apply retention."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from shared.jobs.stages.step import Announce, FollowUp, Result, Step, step
+from shared.model.events import EventType
+from shared.model.job import JobRecord, JobState
+from shared.model.message import Failure, JobMessage, Outcome, Stage, Trigger
+from shared.services import Services
+
+EVENT_FOR_OUTCOME = {
+    "Succeeded": EventType.SUCCEEDED,
+    "Failed": EventType.FAILED,
+    "Superseded": EventType.SUPERSEDED,
+}
+
+
+async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    return finish_step(message, record, services.clock())
+
+
+def finish_step(message: JobMessage, record: JobRecord, now: datetime) -> Step:
+    outcome = message.outcome or Outcome(
+        state="Failed",
+        failure=Failure(
+            code="InvalidMessage", message="finish message without an outcome", stage=Stage.FINISH
+        ),
+    )
+    state = JobState(outcome.state)
+    succeeded = state is JobState.SUCCEEDED
+    after = [FollowUp.RELEASE_PAIR]
+    if succeeded and record.trigger is not Trigger.HTTP:
+        # Policy-driven copies prune their target now; the sweep covers manual ones.
+        after.append(FollowUp.RETENTION)
+    return step(
+        Result.FINISHED,
+        {
+            "state": state,
+            "finished_at": now,
+            "failure": None if succeeded else outcome.failure,
+            "disks": outcome.disks or record.disks,
+            "replication_done_at": outcome.replication_done_at or record.replication_done_at,
+            "percent": 100.0 if succeeded else record.percent,
+            "expected_finish": None,
+            "attempts": {**record.attempts, **message.attempts},
+            "runs_failed": record.runs_failed + (1 if state is JobState.FAILED else 0),
+        },
+        Announce(EVENT_FOR_OUTCOME[outcome.state]),
+        after=tuple(after),
+    )
+
+
+def failing_finish(message: JobMessage, record: JobRecord, failure: Failure, now: datetime) -> Step:
+    """Failing inside finish: finish directly with the failure as the outcome."""
+    failing = message.model_copy(update={"outcome": Outcome(state="Failed", failure=failure)})
+    return replace(finish_step(failing, record, now), result=Result.FAILED)

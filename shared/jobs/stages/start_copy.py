@@ -1,0 +1,118 @@
+"""Stage 2: start the copy, a PUT of the target restore point with `sourceRestorePoint`.
+
+Idempotent: an existing copy of the same source (from an earlier delivery of this step) is
+continued from its state; the copy-PUT budget of the target collection is waited for, not failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from shared.arm import bodies
+from shared.arm.operations import ArmOperation
+from shared.errors import ArmError, StageFailure
+from shared.jobs.stages.step import Announce, Result, Step, send, step
+from shared.model.events import EventType
+from shared.model.ids import CollectionId, same_id
+from shared.model.job import JobRecord, JobState
+from shared.model.message import JobMessage, Stage
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    arm = services.arm
+    cid = message.correlation_id
+    assert record.target_collection_id, "ensure-target sets the target collection"
+    target_rp = CollectionId.parse(record.target_collection_id).restore_point(
+        message.target_restore_point_name
+    )
+    existing = await arm.get_or_none(
+        str(target_rp), operation=ArmOperation.RESTORE_POINTS_GET, correlation_id=cid
+    )
+    operation_url = message.operation_url
+    if existing is None:
+        settings = services.settings
+        wait = await services.budget.reserve_copy_put(
+            str(target_rp.collection),
+            services.clock(),
+            settings.copy_puts_per_window,
+            timedelta(seconds=settings.copy_put_window_seconds),
+        )
+        if wait > 0:
+            return _wait_for_budget(services, message, wait)
+        try:
+            response = await arm.put(
+                str(target_rp),
+                bodies.copy_body(message.source_restore_point_id),
+                operation=ArmOperation.RESTORE_POINTS_CREATE,
+                correlation_id=cid,
+            )
+            operation_url = response.headers.get("azure-asyncoperation") or operation_url
+        except ArmError as exc:
+            # Another delivery of this step may have created it a moment ago (Azure refuses
+            # to update an existing restore point): if it is our copy, carry on with it.
+            if exc.transient or not await _is_our_copy(services, message, str(target_rp)):
+                raise
+    elif not _copies(existing, message):
+        raise StageFailure(
+            "TargetRestorePointConflict",
+            f"{target_rp} already exists and is not a copy of {message.source_restore_point_id}",
+        )
+
+    started = message.started_at or services.clock()
+    return step(
+        Result.ADVANCED,
+        {
+            "state": JobState.REPLICATING,
+            "started_at": record.started_at or started,
+            "target_restore_point_id": str(target_rp),
+            "percent": 0.0,
+            "detail": None,
+        },
+        send(
+            Stage.POLL,
+            services.settings.poll.initial_seconds,
+            started_at=started,
+            operation_url=operation_url,
+        ),
+        Announce(EventType.STARTED),
+    )
+
+
+def _copies(body: object, message: JobMessage) -> bool:
+    """Is this restore point body a copy of the message's source?"""
+    copied_from = bodies.copied_from(body)
+    return bool(copied_from) and same_id(copied_from or "", message.source_restore_point_id)
+
+
+async def _is_our_copy(services: Services, message: JobMessage, target_rp: str) -> bool:
+    body = await services.arm.get_or_none(
+        target_rp, operation=ArmOperation.RESTORE_POINTS_GET, correlation_id=message.correlation_id
+    )
+    return body is not None and _copies(body, message)
+
+
+def _wait_for_budget(services: Services, message: JobMessage, wait: float) -> Step:
+    """The target collection used its copy PUTs for this window: try again when one frees up."""
+    settings = services.settings
+    delay = wait + random.uniform(0.5, 3.0)
+    attempts = {**message.attempts, "budget": message.attempts.get("budget", 0) + 1}
+    log.info(
+        "job %s: copy budget of the target collection is spent; starting in %.0fs",
+        message.job_id,
+        delay,
+    )
+    return step(
+        Result.WAITING,
+        {
+            "attempts": attempts,
+            "detail": f"copy PUT budget spent; retrying in {delay:.0f}s (Azure allows "
+            f"{settings.copy_puts_per_window} per target collection per "
+            f"{settings.copy_put_window_seconds:.0f}s)",
+        },
+        send(Stage.START_COPY, delay, attempts=attempts),
+    )

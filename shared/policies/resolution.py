@@ -1,0 +1,157 @@
+"""Matching: which targets a collection has under the file's policies and its own tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.errors import InvalidResourceId
+from shared.model.ids import CollectionId
+from shared.model.resources import CollectionInfo
+from shared.policies.model import Policy, Specificity, Target
+from shared.policies.names import render_collection_name
+from shared.policies.tags import TagNames, targets_from_tags
+
+# --------------------------------------------------------------------------------------------
+# Matching
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """One copy destination for one source collection, with everything rendered."""
+
+    policy_name: str  # the file policy's name, or "tag:<collection name>"
+    matched_by: str  # collectionIds | collectionTags | resourceGroup | subscriptionId
+    region: str
+    resource_group: str
+    collection_name: str
+    collection_id: CollectionId
+    keep_last: int | None
+    max_age_days: float | None
+    rpo_minutes: int | None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    targets: tuple[ResolvedTarget, ...]
+    # Human-readable: dropped targets and bad tags. The caller logs them and shows them in the
+    # status API; they never stop the other targets.
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    specificity: Specificity
+    order: int  # position of the policy in the file; breaks ties between equal specificity
+    policy_name: str
+    target: Target
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The complete, validated policies of one file, plus how to read collection tags."""
+
+    policies: tuple[Policy, ...] = ()
+    extra_regions: frozenset[str] = frozenset()
+    tag_names: TagNames = TagNames()
+
+    @classmethod
+    def empty(
+        cls,
+        *,
+        extra_regions: frozenset[str] = frozenset(),
+        tag_names: TagNames = TagNames(),
+    ) -> PolicySet:
+        """No policy file: only collections that opt in with tags are protected."""
+        return cls((), extra_regions, tag_names)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the file defines no policies (tag policies still apply)."""
+        return not self.policies
+
+    def subscriptions(self) -> tuple[str, ...]:
+        """Subscriptions the file's policies reach (lower case, sorted): where the sweep lists."""
+        found: set[str] = set()
+        for policy in self.policies:
+            if policy.match.subscription_id:
+                found.add(policy.match.subscription_id.lower())
+            for cid in policy.match.collection_ids or ():
+                found.add(cid.subscription_id.lower())
+        return tuple(sorted(found))
+
+    def targets_for(self, collection: CollectionInfo) -> list[ResolvedTarget]:
+        return list(self.resolve(collection).targets)
+
+    def resolve(self, collection: CollectionInfo) -> Resolution:
+        """Targets for `collection`, one per region, and what was dropped and why."""
+        if collection.is_copy_target:
+            return Resolution((), ())
+        lowered_tags = {str(name).lower(): value for name, value in collection.tags.items()}
+        candidates: dict[str, list[_Candidate]] = {}
+        for order, policy in enumerate(self.policies):
+            specificity = policy.match.specificity(collection.id, lowered_tags)
+            if specificity is None:
+                continue
+            for target in policy.targets:
+                candidates.setdefault(target.region, []).append(
+                    _Candidate(specificity, order, policy.name, target)
+                )
+        tag_targets, tag_problems = targets_from_tags(
+            collection.tags, tag_names=self.tag_names, extra_regions=self.extra_regions
+        )
+        problems = list(tag_problems)
+        tag_policy = f"tag:{collection.id.name}"
+        for target in tag_targets:
+            candidates.setdefault(target.region, []).append(
+                _Candidate(Specificity.COLLECTION_TAGS, -1, tag_policy, target)
+            )
+
+        source_region = collection.region.replace(" ", "").lower()  # "East US" = "eastus"
+        resolved: list[ResolvedTarget] = []
+        taken: dict[tuple[str, str], str] = {
+            (collection.id.resource_group.lower(), collection.id.name.lower()): "the source"
+        }
+        for region in sorted(candidates):
+            best = min(candidates[region], key=lambda c: (-c.specificity, c.order))
+            who = f"policy {best.policy_name!r}"
+            if region == source_region:
+                problems.append(
+                    f"{who}: target region {region!r} is the collection's own region; skipped "
+                    "(Azure copies restore points only to another region)"
+                )
+                continue
+            target = best.target
+            group = target.resource_group or collection.id.resource_group
+            try:
+                name = render_collection_name(
+                    target.collection_name,
+                    source=collection.id,
+                    source_region=source_region,
+                    target_region=region,
+                )
+            except InvalidResourceId as exc:
+                problems.append(f"{who}: target region {region!r} skipped: {exc}")
+                continue
+            key = (group.lower(), name.lower())
+            if key in taken:
+                problems.append(
+                    f"{who}: target region {region!r} skipped: collection {name!r} in resource "
+                    f"group {group!r} is already {taken[key]}"
+                )
+                continue
+            taken[key] = f"the target for region {region!r}"
+            retention = target.retention
+            resolved.append(
+                ResolvedTarget(
+                    policy_name=best.policy_name,
+                    matched_by=best.specificity.label,
+                    region=region,
+                    resource_group=group,
+                    collection_name=name,
+                    collection_id=CollectionId.build(collection.id.subscription_id, group, name),
+                    keep_last=retention.keep_last if retention else None,
+                    max_age_days=retention.max_age_days if retention else None,
+                    rpo_minutes=target.rpo_minutes,
+                )
+            )
+        return Resolution(tuple(resolved), tuple(problems))

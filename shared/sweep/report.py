@@ -1,0 +1,70 @@
+"""What a sweep found and did, per pair and in all (the body of `GET /api/plan`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.model.times import iso
+from shared.rules.protection import PairStatus
+from shared.rules.protection import to_api as status_to_api
+from shared.rules.retention import RetentionPlan
+from shared.rules.sweep_plan import PairPlan
+
+
+@dataclass
+class PairReport:
+    source_collection_id: str
+    target_region: str
+    target_collection_id: str
+    policy: str
+    plan: PairPlan | None = None
+    retention: RetentionPlan | None = None
+    status: PairStatus | None = None
+    requested: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "sourceCollectionId": self.source_collection_id,
+            "targetRegion": self.target_region,
+            "targetCollectionId": self.target_collection_id,
+            "policy": self.policy,
+        }
+        if self.plan is not None:
+            body["plan"] = self.plan.to_api()
+        if self.retention is not None:
+            body["retention"] = self.retention.to_api()
+        if self.status is not None:
+            body["protection"] = status_to_api(self.status)
+        if self.requested:
+            body["requestedJobs"] = self.requested
+        if self.deleted:
+            body["deleted"] = self.deleted
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+@dataclass
+class SweepReport:
+    started_at: datetime
+    dry_run: bool
+    finished_at: datetime | None = None
+    collections_listed: int = 0
+    protected_collections: int = 0
+    pairs: list[PairReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+            "collectionsListed": self.collections_listed,
+            "protectedCollections": self.protected_collections,
+            "pairs": [p.to_api() for p in self.pairs],
+            "problems": self.problems,
+        }

@@ -1,0 +1,56 @@
+"""Announcing recovery-point-objective breaches, once per crossing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.model import events
+from shared.model.resources import CollectionInfo
+from shared.policies.resolution import ResolvedTarget
+from shared.rules.protection import PairStatus, breach_event_key
+from shared.rules.protection import to_api as status_to_api
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def announce_rpo(
+    services: Services, info: CollectionInfo, target: ResolvedTarget, status: PairStatus
+) -> None:
+    """Emit an RPO-breach event when a pair crosses its objective (ok/at-risk -> breached).
+
+    The pair row keeps the last judged state, so a breach that lasts several sweeps (first no
+    copy at all, then a copy that is still too old) is announced once; recovering and breaching
+    again is a new crossing."""
+    breach = breach_event_key(status)
+    announce: list[bool] = []
+
+    def mutate(pair: Any) -> Any:
+        announce.clear()
+        crossed = breach is not None and pair.rpo_state != "breached"
+        if pair.rpo_state == status.rpo_state and not crossed:
+            return None
+        if crossed:
+            announce.append(True)
+            return pair.evolve(rpo_state=status.rpo_state, rpo_breach_announced_for=breach)
+        return pair.evolve(rpo_state=status.rpo_state)
+
+    await services.pairs.update_pair(str(info.id), target.region, mutate)
+    if not announce:
+        return
+    event = events.cloud_event(
+        events.EventType.RPO_BREACHED,
+        source=services.settings.event_source,
+        subject=str(info.id),
+        time=services.clock(),
+        data={
+            "sourceCollectionId": str(info.id),
+            "targetRegion": target.region,
+            "policy": target.policy_name,
+            "protection": status_to_api(status),
+        },
+        id_parts=(str(info.id).lower(), target.region, breach),
+    )
+    await services.emit(events.encode(event))
+    log.warning("RPO breached for %s -> %s", info.id, target.region)

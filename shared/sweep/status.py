@@ -1,0 +1,37 @@
+"""The protection status of every protected pair (`GET /api/protection`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.model.keys import pair_key
+from shared.model.times import iso
+from shared.rules.protection import pair_status
+from shared.rules.protection import to_api as status_to_api
+from shared.services import Services
+from shared.sweep.reconcile import protected_collections
+from shared.sweep.report import SweepReport
+
+
+async def protection(services: Services) -> dict[str, Any]:
+    """`GET /api/protection`: every protected pair's status, from ARM's collection list and
+    the ledger (no per-restore-point calls)."""
+    report = SweepReport(started_at=services.clock(), dry_run=True)
+    collections = await protected_collections(services, report)
+    now = services.clock()
+    pairs: list[dict[str, Any]] = []
+    for info, targets in collections:
+        for target in targets:
+            jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
+            status = pair_status(jobs, rpo_minutes=target.rpo_minutes, now=now)
+            pairs.append(
+                {
+                    "sourceCollectionId": str(info.id),
+                    "sourceRegion": info.region,
+                    "targetRegion": target.region,
+                    "targetCollectionId": str(target.collection_id),
+                    "policy": target.policy_name,
+                    **status_to_api(status),
+                }
+            )
+    return {"generatedAt": iso(now), "pairs": pairs, "problems": report.problems}
