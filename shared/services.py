@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.arm.client import ArmClient, token_source_for
+from shared.arm.auth import token_source_for
+from shared.arm.client import ArmClient
 from shared.policies.loading import load_policy_file
 from shared.policies.resolution import PolicySet
 from shared.policies.tags import TagNames

@@ -19,13 +19,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import stamina
 
+from shared.arm.auth import TokenSource
+from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
 from shared.settings import ArmSettings
 
@@ -38,59 +40,6 @@ current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=No
 _TERMINAL = {"succeeded", "failed", "canceled"}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 USER_AGENT = "rpcopy/0.1 (+azure-functions-python)"
-
-
-class TokenSource(Protocol):
-    async def token(self) -> str: ...
-
-    async def close(self) -> None: ...
-
-
-@dataclass
-class StaticToken:
-    """A fixed bearer token, for the local ARM emulator only."""
-
-    value: str = field(repr=False)
-
-    async def token(self) -> str:
-        return self.value
-
-    async def close(self) -> None:
-        return None
-
-
-class AzureIdentityToken:
-    """Managed identity / DefaultAzureCredential, with the token cached until near expiry."""
-
-    def __init__(self, scope: str, managed_identity_client_id: str | None = None) -> None:
-        from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
-
-        self._scope = scope
-        self._credential: Any = (
-            ManagedIdentityCredential(client_id=managed_identity_client_id)
-            if managed_identity_client_id
-            else DefaultAzureCredential()
-        )
-        self._cached: str | None = None
-        self._expires_on = 0.0
-        self._lock = asyncio.Lock()
-
-    async def token(self) -> str:
-        async with self._lock:
-            if self._cached is None or time.time() > self._expires_on - 300:
-                access = await self._credential.get_token(self._scope)
-                self._cached, self._expires_on = access.token, float(access.expires_on)
-            return self._cached
-
-    async def close(self) -> None:
-        await self._credential.close()
-
-
-def token_source_for(settings: ArmSettings) -> TokenSource:
-    if settings.credential == "static":
-        assert settings.static_token, "settings validation guarantees a static token"
-        return StaticToken(settings.static_token)
-    return AzureIdentityToken(settings.scope, settings.managed_identity_client_id)
 
 
 @dataclass(frozen=True)
@@ -124,7 +73,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_from_response(
-    status: int, headers: Mapping[str, str], body: Any, operation: str
+    status: int, headers: Mapping[str, str], body: Any, operation: ArmOperation
 ) -> ArmError:
     """Build the classified error for a non-2xx ARM answer."""
     detail: Mapping[str, Any] = {}
@@ -175,7 +124,7 @@ class ArmClient:
 
     # -- origin guard ---------------------------------------------------------------------
 
-    def check_url(self, url: str, operation: str) -> str:
+    def check_url(self, url: str, operation: ArmOperation) -> str:
         """Return a URL that is safe to send the token to, or raise ForeignHostError."""
         if url.startswith("/") and not url.startswith("//"):
             return url
@@ -208,7 +157,7 @@ class ArmClient:
         method: str,
         url: str,
         *,
-        operation: str,
+        operation: ArmOperation,
         json: Any = None,
         params: Mapping[str, str] | None = None,
         correlation_id: str | None = None,
@@ -216,6 +165,9 @@ class ArmClient:
         accept_status: tuple[int, ...] = (),
     ) -> ArmResponse:
         """One logical ARM call with bounded retries of transient failures."""
+        # Only the operations in shared.arm.operations (whose permissions the deployed role
+        # holds) reach ARM; a name outside the table is a programming error.
+        operation = ArmOperation(operation)
         target = self.check_url(url, operation)
         query = dict(params or {})
         if "api-version=" not in target:
@@ -246,7 +198,7 @@ class ArmClient:
         self,
         method: str,
         url: str,
-        operation: str,
+        operation: ArmOperation,
         json: Any,
         params: Mapping[str, str],
         correlation_id: str | None,
@@ -308,22 +260,29 @@ class ArmClient:
 
     # -- conveniences -------------------------------------------------------------------------
 
-    async def get(self, url: str, *, operation: str, **kwargs: Any) -> dict[str, Any]:
+    async def get(self, url: str, *, operation: ArmOperation, **kwargs: Any) -> dict[str, Any]:
         return (await self.request("GET", url, operation=operation, **kwargs)).json
 
     async def get_or_none(
-        self, url: str, *, operation: str, **kwargs: Any
+        self, url: str, *, operation: ArmOperation, **kwargs: Any
     ) -> dict[str, Any] | None:
         try:
             return await self.get(url, operation=operation, **kwargs)
         except ArmNotFound:
             return None
 
-    async def put(self, url: str, body: Any, *, operation: str, **kwargs: Any) -> ArmResponse:
+    async def put(
+        self, url: str, body: Any, *, operation: ArmOperation, **kwargs: Any
+    ) -> ArmResponse:
         return await self.request("PUT", url, operation=operation, json=body, **kwargs)
 
     async def list_all(
-        self, url: str, *, operation: str, params: Mapping[str, str] | None = None, **kwargs: Any
+        self,
+        url: str,
+        *,
+        operation: ArmOperation,
+        params: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a pageable list, following nextLink (same-origin only)."""
         page = await self.get(url, operation=operation, params=params, **kwargs)
@@ -337,7 +296,9 @@ class ArmClient:
             # nextLink carries its own query (api-version, skiptoken): do not add params again.
             page = await self.get(str(next_link), operation=operation, **kwargs)
 
-    async def operation_status(self, url: str, *, operation: str, **kwargs: Any) -> dict[str, Any]:
+    async def operation_status(
+        self, url: str, *, operation: ArmOperation, **kwargs: Any
+    ) -> dict[str, Any]:
         """One read of an Azure-AsyncOperation resource (always 200 while readable)."""
         return await self.get(url, operation=operation, **kwargs)
 
@@ -347,7 +308,7 @@ class ArmClient:
         resource_url: str,
         response: ArmResponse,
         *,
-        operation: str,
+        operation: ArmOperation,
         correlation_id: str | None = None,
     ) -> LroResult:
         """The ARM long-running-operation protocol: Azure-AsyncOperation, then Location, then
@@ -361,7 +322,7 @@ class ArmClient:
         while True:
             if async_url:
                 status_body = await self.operation_status(
-                    async_url, operation="Operations_Get", correlation_id=correlation_id
+                    async_url, operation=ArmOperation.OPERATIONS_GET, correlation_id=correlation_id
                 )
                 status = str(status_body.get("status") or "InProgress")
                 if status.lower() in _TERMINAL:
@@ -370,7 +331,10 @@ class ArmClient:
                     )
             elif location:
                 polled = await self.request(
-                    "GET", location, operation="Operations_Get", correlation_id=correlation_id
+                    "GET",
+                    location,
+                    operation=ArmOperation.OPERATIONS_GET,
+                    correlation_id=correlation_id,
                 )
                 retry_after = parse_retry_after(polled.headers.get("retry-after"))
                 if polled.status != 202:
@@ -410,7 +374,7 @@ class ArmClient:
         resource_url: str,
         status: str,
         status_body: Mapping[str, Any],
-        operation: str,
+        operation: ArmOperation,
         correlation_id: str | None,
     ) -> LroResult:
         if status.lower() != "succeeded":

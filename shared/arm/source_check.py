@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.arm.client import ArmClient
+from shared.arm.operations import ArmOperation
 from shared.errors import SourceProblem
 from shared.model.ids import RestorePointId
 from shared.model.times import parse_arm_time
@@ -29,7 +30,7 @@ async def inspect_source(
     """Read the source restore point and its collection; raise SourceProblem if Azure could not
     copy it to `target_region`."""
     rp = await arm.get_or_none(
-        str(source), operation="RestorePoints_Get", correlation_id=correlation_id
+        str(source), operation=ArmOperation.RESTORE_POINTS_GET, correlation_id=correlation_id
     )
     if rp is None:
         raise SourceProblem(
@@ -47,7 +48,7 @@ async def inspect_source(
         )
     rpc = await arm.get_or_none(
         str(source.collection),
-        operation="RestorePointCollections_Get",
+        operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
         correlation_id=correlation_id,
     )
     if rpc is None:

@@ -50,20 +50,22 @@ async def admit_job(services: Services, record: JobRecord) -> JobRecord:
     """Decide a Waiting job's fate against its pair; returns the job as stored afterwards."""
     if record.state is not JobState.WAITING:
         return record
-    decision_box: list[tuple[Admission, str]] = []
 
     def claim(pair: PairRecord) -> PairRecord | None:
         decision = admit(pair.state, record.job_id, record.source_created_at)
-        decision_box.clear()
-        decision_box.append((decision.admission, decision.reason))
         if decision.admission is Admission.ADMIT and pair.state.active_job_id != record.job_id:
             return pair.evolve(
                 state=PairState(record.job_id, record.source_created_at, pair.state.watermark)
             )
         return None
 
-    await services.pairs.update_pair(record.source_collection_id, record.target_region, claim)
-    admission, reason = decision_box[0]
+    pair, _ = await services.pairs.update_pair(
+        record.source_collection_id, record.target_region, claim
+    )
+    # The decision is a pure function of the pair as stored now: deciding again gives what
+    # `claim` decided (after a claim, this job holds the pair and is admitted).
+    decision = admit(pair.state, record.job_id, record.source_created_at)
+    admission, reason = decision.admission, decision.reason
     now = services.clock()
     if admission is Admission.WAIT:
         stored, _ = await services.ledger.update(

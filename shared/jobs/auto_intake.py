@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from shared.arm import bodies
+from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, SourceProblem
 from shared.jobs.intake import CopyRequest, request_copy
 from shared.model.arm_events import ReadEvent, Verdict
@@ -71,7 +72,7 @@ async def on_restore_point_written(services: Services, event: ReadEvent) -> list
         return []
     source = event.restore_point
     try:
-        rp = await services.arm.get_or_none(str(source), operation="RestorePoints_Get")
+        rp = await services.arm.get_or_none(str(source), operation=ArmOperation.RESTORE_POINTS_GET)
         if rp is None:
             log.info("restore point %s no longer exists; nothing to copy", source)
             return []
@@ -79,7 +80,7 @@ async def on_restore_point_written(services: Services, event: ReadEvent) -> list
             log.info("restore point %s is a copy; copies are never copied again", source)
             return []
         rpc = await services.arm.get_or_none(
-            str(source.collection), operation="RestorePointCollections_Get"
+            str(source.collection), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET
         )
     except ArmError as exc:
         if exc.transient:

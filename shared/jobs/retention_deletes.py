@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from shared.arm import bodies
 from shared.arm.bodies import target_collection_view
+from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidResourceId
 from shared.model import events
 from shared.model.ids import CollectionId
@@ -51,11 +52,11 @@ async def delete_copy(
     """Delete one target copy (an ARM long-running DELETE) and announce it."""
     arm = services.arm
     response = await arm.request(
-        "DELETE", target_rp, operation="RestorePoints_Delete", accept_status=(404,)
+        "DELETE", target_rp, operation=ArmOperation.RESTORE_POINTS_DELETE, accept_status=(404,)
     )
     if response.status != 404:
         result = await arm.wait_for_completion(
-            "DELETE", target_rp, response, operation="RestorePoints_Delete"
+            "DELETE", target_rp, response, operation=ArmOperation.RESTORE_POINTS_DELETE
         )
         if not result.succeeded:
             raise result.error or ArmError("delete failed", code="DeleteFailed")
@@ -82,7 +83,9 @@ async def retention_after_success(services: Services, record: JobRecord) -> None
     """After a copy succeeds, prune its target collection per policy (best effort)."""
     try:
         source = CollectionId.parse(record.source_collection_id)
-        body = await services.arm.get_or_none(str(source), operation="RestorePointCollections_Get")
+        body = await services.arm.get_or_none(
+            str(source), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET
+        )
         if body is None:
             return
         info = bodies.collection_info(body)
@@ -103,7 +106,7 @@ async def retention_after_success(services: Services, record: JobRecord) -> None
             return  # the copy went elsewhere (a manual request): not this policy's collection
         target_body = await services.arm.get_or_none(
             record.target_collection_id,
-            operation="RestorePointCollections_Get",
+            operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
             params={"$expand": "restorePoints"},
         )
         jobs = await services.ledger.for_pair(record.pair_key)

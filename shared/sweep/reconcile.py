@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from shared.arm.bodies import collection_info, restore_points_of, target_collection_view
+from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
 from shared.jobs.admission import promote_waiting
 from shared.jobs.auto_intake import request_for
@@ -55,7 +56,7 @@ async def protected_collections(
     found: list[tuple[CollectionInfo, list[ResolvedTarget]]] = []
     for sub in subscriptions(services):
         async for body in services.arm.list_all(
-            LIST_ALL.format(sub=sub), operation="RestorePointCollections_ListAll"
+            LIST_ALL.format(sub=sub), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL
         ):
             report.collections_listed += 1
             try:
@@ -106,7 +107,9 @@ async def sweep_collection(
     services: Services, info: CollectionInfo, targets: list[ResolvedTarget], *, dry_run: bool
 ) -> list[PairReport]:
     source_body = await services.arm.get(
-        str(info.id), operation="RestorePointCollections_Get", params={"$expand": "restorePoints"}
+        str(info.id),
+        operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
+        params={"$expand": "restorePoints"},
     )
     source_points = restore_points_of(source_body)
     return list(
@@ -129,7 +132,7 @@ async def sweep_pair(
     try:
         target_body = await services.arm.get_or_none(
             str(target.collection_id),
-            operation="RestorePointCollections_Get",
+            operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
             params={"$expand": "restorePoints"},
         )
     except ArmError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from shared.model import events
 from shared.model.resources import CollectionInfo
@@ -11,6 +10,7 @@ from shared.policies.resolution import ResolvedTarget
 from shared.rules.protection import PairStatus, breach_event_key
 from shared.rules.protection import to_api as status_to_api
 from shared.services import Services
+from shared.storage.pairs import PairRecord
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +24,19 @@ async def announce_rpo(
     copy at all, then a copy that is still too old) is announced once; recovering and breaching
     again is a new crossing."""
     breach = breach_event_key(status)
-    announce: list[bool] = []
 
-    def mutate(pair: Any) -> Any:
-        announce.clear()
+    def judge(pair: PairRecord) -> PairRecord | None:
         crossed = breach is not None and pair.rpo_state != "breached"
         if pair.rpo_state == status.rpo_state and not crossed:
             return None
         if crossed:
-            announce.append(True)
             return pair.evolve(rpo_state=status.rpo_state, rpo_breach_announced_for=breach)
         return pair.evolve(rpo_state=status.rpo_state)
 
-    await services.pairs.update_pair(str(info.id), target.region, mutate)
-    if not announce:
+    _, changed = await services.pairs.update_pair(str(info.id), target.region, judge)
+    # A change with a breach pending is exactly a crossing (an unchanged breached pair was
+    # announced before).
+    if not changed or breach is None:
         return
     event = events.cloud_event(
         events.EventType.RPO_BREACHED,

@@ -16,14 +16,9 @@ import pytest
 import stamina
 import stamina.instrumentation
 
-from shared.arm.client import (
-    ArmClient,
-    ArmResponse,
-    StaticToken,
-    error_from_response,
-    parse_retry_after,
-    token_source_for,
-)
+from shared.arm.auth import StaticToken, token_source_for
+from shared.arm.client import ArmClient, ArmResponse, error_from_response, parse_retry_after
+from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
 from shared.settings import ArmSettings
 
@@ -150,7 +145,10 @@ async def test_get_sends_api_version_token_and_ids(client: ArmClient, fake: Fake
 async def test_params_and_api_version_override(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, ok({}))
     await client.get(
-        RP, operation="op", params={"$expand": "instanceView"}, api_version="2025-01-02"
+        RP,
+        operation=ArmOperation.RESTORE_POINTS_GET,
+        params={"$expand": "instanceView"},
+        api_version="2025-01-02",
     )
     params = fake.requests[0].url.params
     assert params["$expand"] == "instanceView"
@@ -159,7 +157,10 @@ async def test_params_and_api_version_override(client: ArmClient, fake: FakeArm)
 
 async def test_url_with_api_version_is_not_given_another(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", "/subscriptions/x", ok({}))
-    await client.get(f"{ARM}/subscriptions/x?api-version=2023-07-01&p=1", operation="op")
+    await client.get(
+        f"{ARM}/subscriptions/x?api-version=2023-07-01&p=1",
+        operation=ArmOperation.RESTORE_POINTS_GET,
+    )
     params = fake.requests[0].url.params
     assert params.get_list("api-version") == ["2023-07-01"]
     assert params["p"] == "1"
@@ -169,7 +170,11 @@ async def test_url_query_is_kept_when_api_version_is_added(
     client: ArmClient, fake: FakeArm
 ) -> None:
     fake.on("GET", RP, ok({}))
-    await client.get(f"{RP}?$expand=instanceView", operation="op", params={"extra": "1"})
+    await client.get(
+        f"{RP}?$expand=instanceView",
+        operation=ArmOperation.RESTORE_POINTS_GET,
+        params={"extra": "1"},
+    )
     params = fake.requests[0].url.params
     assert params["$expand"] == "instanceView"
     assert params["extra"] == "1"
@@ -188,7 +193,7 @@ async def test_correlation_id_sent(client: ArmClient, fake: FakeArm) -> None:
 
 async def test_client_request_id_is_new_per_attempt(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(503, "ServiceUnavailable"), ok({}))
-    await client.get(RP, operation="op")
+    await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     ids = {r.headers["x-ms-client-request-id"] for r in fake.requests}
     assert len(ids) == 2
 
@@ -196,7 +201,7 @@ async def test_client_request_id_is_new_per_attempt(client: ArmClient, fake: Fak
 async def test_same_origin_absolute_urls_are_allowed(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, ok({}))
     for url in (f"{ARM}{RP}", f"HTTPS://ARM.TEST{RP}", f"https://arm.test:443{RP}"):
-        await client.get(url, operation="op")
+        await client.get(url, operation=ArmOperation.RESTORE_POINTS_GET)
     assert len(fake.requests) == 3
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in fake.requests)
 
@@ -204,21 +209,21 @@ async def test_same_origin_absolute_urls_are_allowed(client: ArmClient, fake: Fa
 async def test_relative_paths_stay_on_the_arm_host(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", "/\\evil.example/x", ok({}))
     fake.on("GET", "/@evil.example", ok({}))
-    await client.get("/\\evil.example/x", operation="op")
-    await client.get("/@evil.example", operation="op")
+    await client.get("/\\evil.example/x", operation=ArmOperation.RESTORE_POINTS_GET)
+    await client.get("/@evil.example", operation=ArmOperation.RESTORE_POINTS_GET)
     assert {r.url.host for r in fake.requests} == {"arm.test"}
 
 
 async def test_redirects_are_not_followed(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, httpx.Response(302, headers={"Location": "https://evil.example/x"}))
-    response = await client.request("GET", RP, operation="op")
+    response = await client.request("GET", RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert response.status == 302
     assert len(fake.requests) == 1
 
 
 async def test_non_json_success_body(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, httpx.Response(200, text="<html>"))
-    response = await client.request("GET", RP, operation="op")
+    response = await client.request("GET", RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert response.body is None
     assert response.json == {}
 
@@ -226,8 +231,10 @@ async def test_non_json_success_body(client: ArmClient, fake: FakeArm) -> None:
 async def test_get_or_none(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(404, "ResourceNotFound"))
     fake.on("GET", RPC, ok({"name": "rpc1"}))
-    assert await client.get_or_none(RP, operation="op") is None
-    assert await client.get_or_none(RPC, operation="op") == {"name": "rpc1"}
+    assert await client.get_or_none(RP, operation=ArmOperation.RESTORE_POINTS_GET) is None
+    assert await client.get_or_none(RPC, operation=ArmOperation.RESTORE_POINTS_GET) == {
+        "name": "rpc1"
+    }
 
 
 # -- origin guard -------------------------------------------------------------------------------
@@ -262,7 +269,9 @@ async def test_foreign_url_never_called(
 
 async def test_foreign_error_does_not_echo_the_query(client: ArmClient) -> None:
     with pytest.raises(ForeignHostError) as info:
-        await client.get("https://evil.example/x?sig=secret-signature", operation="op")
+        await client.get(
+            "https://evil.example/x?sig=secret-signature", operation=ArmOperation.RESTORE_POINTS_GET
+        )
     assert "secret-signature" not in str(info.value)
 
 
@@ -273,7 +282,9 @@ async def test_list_all_refuses_foreign_next_link(
     seen = []
 
     async def consume() -> None:
-        async for item in client.list_all(RPC, operation="List"):
+        async for item in client.list_all(
+            RPC, operation=ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL
+        ):
             seen.append(item)
 
     with pytest.raises(ForeignHostError):
@@ -303,11 +314,15 @@ async def test_loopback_http_endpoint(fake: FakeArm) -> None:
     fake.on("GET", RP, ok({}))
     client = make_client(fake, endpoint="http://127.0.0.1:8999")
     try:
-        await client.get(f"http://127.0.0.1:8999{RP}", operation="op")
+        await client.get(f"http://127.0.0.1:8999{RP}", operation=ArmOperation.RESTORE_POINTS_GET)
         with pytest.raises(ForeignHostError):
-            await client.get(f"http://127.0.0.1:9000{RP}", operation="op")
+            await client.get(
+                f"http://127.0.0.1:9000{RP}", operation=ArmOperation.RESTORE_POINTS_GET
+            )
         with pytest.raises(ForeignHostError):
-            await client.get(f"https://127.0.0.1:8999{RP}", operation="op")
+            await client.get(
+                f"https://127.0.0.1:8999{RP}", operation=ArmOperation.RESTORE_POINTS_GET
+            )
     finally:
         await client.close()
     assert len(fake.requests) == 1
@@ -318,7 +333,7 @@ async def test_loopback_http_endpoint(fake: FakeArm) -> None:
 
 async def test_503_then_200_is_retried(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(503, "ServiceUnavailable"), ok({"name": "rp1"}))
-    assert await client.get(RP, operation="op") == {"name": "rp1"}
+    assert await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET) == {"name": "rp1"}
     assert len(fake.requests) == 2
 
 
@@ -328,7 +343,7 @@ async def test_transient_statuses_retried_up_to_max_attempts(
 ) -> None:
     fake.on("GET", RP, arm_error(status, "Busy"))
     with pytest.raises(ArmError) as info:
-        await client.get(RP, operation="op")
+        await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert len(fake.requests) == SETTINGS.max_attempts == 3
     assert info.value.transient
     assert info.value.status == status
@@ -351,7 +366,9 @@ async def test_permanent_statuses_not_retried(
 
 async def test_accept_status_returns_the_response(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(409, "Conflict"))
-    response = await client.request("GET", RP, operation="op", accept_status=(409,))
+    response = await client.request(
+        "GET", RP, operation=ArmOperation.RESTORE_POINTS_GET, accept_status=(409,)
+    )
     assert response.status == 409
     assert response.json["error"]["code"] == "Conflict"
 
@@ -359,7 +376,7 @@ async def test_accept_status_returns_the_response(client: ArmClient, fake: FakeA
 async def test_connection_error_is_transient_and_retried(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, httpx.ConnectError("refused"))
     with pytest.raises(ArmError) as info:
-        await client.get(RP, operation="op")
+        await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert len(fake.requests) == 3
     assert info.value.code == "ConnectionError"
     assert info.value.transient
@@ -368,7 +385,7 @@ async def test_connection_error_is_transient_and_retried(client: ArmClient, fake
 
 async def test_connection_error_then_success(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, httpx.ReadTimeout("slow"), ok({"ok": True}))
-    assert await client.get(RP, operation="op") == {"ok": True}
+    assert await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET) == {"ok": True}
 
 
 async def test_long_retry_after_is_not_slept_through(client: ArmClient, fake: FakeArm) -> None:
@@ -401,7 +418,7 @@ async def test_short_retry_after_is_honoured(
     stamina.instrumentation.set_on_retry_hooks([hook])
     try:
         with stamina.set_testing(False):
-            assert await client.get(RP, operation="op") == {"n": 1}
+            assert await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET) == {"n": 1}
     finally:
         stamina.instrumentation.set_on_retry_hooks(None)
         await client.close()
@@ -413,7 +430,7 @@ async def test_retry_after_at_the_inline_limit_is_waited(fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(503, "Busy", **{"Retry-After": "0.2"}), ok({}))
     client = make_client(fake, max_inline_wait_seconds=0.2)
     try:
-        await client.get(RP, operation="op")
+        await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     finally:
         await client.close()
     assert len(fake.requests) == 2
@@ -424,7 +441,7 @@ async def test_retry_after_above_zero_inline_limit_throttles(fake: FakeArm) -> N
     client = make_client(fake, max_inline_wait_seconds=0)
     try:
         with pytest.raises(ArmThrottled):
-            await client.get(RP, operation="op")
+            await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     finally:
         await client.close()
     assert len(fake.requests) == 1
@@ -531,7 +548,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 async def test_error_body_parsed_through_the_client(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, httpx.Response(400, json={"code": "BadRequest", "message": "old api"}))
     with pytest.raises(ArmError) as info:
-        await client.get(RP, operation="op")
+        await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert (info.value.code, info.value.message) == ("BadRequest", "old api")
 
 
@@ -544,7 +561,12 @@ async def test_list_all_follows_next_link(client: ArmClient, fake: FakeArm) -> N
     fake.on("GET", RPC, ok({"value": [{"n": 1}, {"n": 2}], "nextLink": page2}))
     fake.on("GET", f"{RPC}/page2", ok({"value": [], "nextLink": page3}))
     fake.on("GET", f"{RPC}/page3", ok({"value": [{"n": 3}, "junk"]}))
-    items = [item async for item in client.list_all(RPC, operation="List", params={"$expand": "x"})]
+    items = [
+        item
+        async for item in client.list_all(
+            RPC, operation=ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL, params={"$expand": "x"}
+        )
+    ]
     assert items == [{"n": 1}, {"n": 2}, {"n": 3}]
     assert len(fake.requests) == 3
     first, second, third = (r.url.params for r in fake.requests)
@@ -557,13 +579,23 @@ async def test_list_all_follows_next_link(client: ArmClient, fake: FakeArm) -> N
 
 async def test_list_all_single_page(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RPC, ok({"value": [{"n": 1}]}))
-    assert [i async for i in client.list_all(RPC, operation="List")] == [{"n": 1}]
+    assert [
+        i
+        async for i in client.list_all(
+            RPC, operation=ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL
+        )
+    ] == [{"n": 1}]
 
 
 async def test_list_all_relative_next_link(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RPC, ok({"value": [{"n": 1}], "nextLink": f"{RPC}/p2?api-version=2025-04-01"}))
     fake.on("GET", f"{RPC}/p2", ok({"value": [{"n": 2}]}))
-    assert [i async for i in client.list_all(RPC, operation="List")] == [{"n": 1}, {"n": 2}]
+    assert [
+        i
+        async for i in client.list_all(
+            RPC, operation=ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL
+        )
+    ] == [{"n": 1}, {"n": 2}]
 
 
 # -- long-running operations --------------------------------------------------------------------
@@ -642,7 +674,9 @@ async def test_lro_operation_status_read_error_is_retried(client: ArmClient, fak
     )
     fake.on("GET", RP, ok({"name": "rp1"}))
     response = ArmResponse(201, httpx.Headers({"Azure-AsyncOperation": OP_URL}), {})
-    result = await client.wait_for_completion("PUT", RP, response, operation="op")
+    result = await client.wait_for_completion(
+        "PUT", RP, response, operation=ArmOperation.RESTORE_POINTS_GET
+    )
     assert result.succeeded
     assert result.body == {"name": "rp1"}
 
@@ -652,7 +686,9 @@ async def test_lro_delete_via_async_operation_returns_the_status(
 ) -> None:
     fake.on("GET", OP.removeprefix(ARM), ok({"status": "Succeeded", "name": "op1"}))
     response = ArmResponse(202, httpx.Headers({"Azure-AsyncOperation": OP_URL}), None)
-    result = await client.wait_for_completion("DELETE", RP, response, operation="op")
+    result = await client.wait_for_completion(
+        "DELETE", RP, response, operation=ArmOperation.RESTORE_POINTS_GET
+    )
     assert result.succeeded
     assert result.body == {"status": "Succeeded", "name": "op1"}
     assert f"GET {RP}" not in fake.paths()
@@ -674,8 +710,10 @@ async def test_lro_via_location(client: ArmClient, fake: FakeArm) -> None:
         httpx.Response(202),
         ok({"accessSAS": "https://x"}),
     )
-    response = await client.request("POST", f"{RP}/x", operation="GrantAccess")
-    result = await client.wait_for_completion("POST", f"{RP}/x", response, operation="GrantAccess")
+    response = await client.request("POST", f"{RP}/x", operation=ArmOperation.RESTORE_POINTS_CREATE)
+    result = await client.wait_for_completion(
+        "POST", f"{RP}/x", response, operation=ArmOperation.RESTORE_POINTS_CREATE
+    )
     assert result.succeeded
     assert result.body == {"accessSAS": "https://x"}
     assert len(fake.requests) == 4
@@ -686,7 +724,9 @@ async def test_lro_delete_via_location_204(client: ArmClient, fake: FakeArm) -> 
     location = f"{ARM}/operationResults/r2?api-version=2025-04-01"
     fake.on("GET", "/operationResults/r2", httpx.Response(202), httpx.Response(204))
     response = ArmResponse(202, httpx.Headers({"Location": location}), None)
-    result = await client.wait_for_completion("DELETE", RP, response, operation="Delete")
+    result = await client.wait_for_completion(
+        "DELETE", RP, response, operation=ArmOperation.RESTORE_POINTS_DELETE
+    )
     assert result.succeeded
     assert result.body == {}
 
@@ -695,7 +735,7 @@ async def test_async_operation_preferred_over_location(client: ArmClient, fake: 
     fake.on("GET", OP.removeprefix(ARM), ok({"status": "Succeeded"}))
     headers = httpx.Headers({"Azure-AsyncOperation": OP_URL, "Location": f"{ARM}/elsewhere"})
     result = await client.wait_for_completion(
-        "DELETE", RP, ArmResponse(202, headers, None), operation="op"
+        "DELETE", RP, ArmResponse(202, headers, None), operation=ArmOperation.RESTORE_POINTS_GET
     )
     assert result.succeeded
     assert fake.paths() == [f"GET {OP.removeprefix(ARM)}"]
@@ -736,7 +776,10 @@ async def test_lro_delete_without_headers_done_when_gone(client: ArmClient, fake
         "GET", RP, ok({"properties": {"provisioningState": "Deleting"}}), arm_error(404, "NotFound")
     )
     result = await client.wait_for_completion(
-        "DELETE", RP, ArmResponse(202, httpx.Headers(), None), operation="Delete"
+        "DELETE",
+        RP,
+        ArmResponse(202, httpx.Headers(), None),
+        operation=ArmOperation.RESTORE_POINTS_DELETE,
     )
     assert result.succeeded
     assert len(fake.requests) == 2
@@ -745,7 +788,7 @@ async def test_lro_delete_without_headers_done_when_gone(client: ArmClient, fake
 async def test_lro_put_resource_vanished_is_a_failure(client: ArmClient, fake: FakeArm) -> None:
     fake.on("GET", RP, arm_error(404, "NotFound"))
     result = await client.wait_for_completion(
-        "PUT", RP, ArmResponse(201, httpx.Headers(), {}), operation="op"
+        "PUT", RP, ArmResponse(201, httpx.Headers(), {}), operation=ArmOperation.RESTORE_POINTS_GET
     )
     assert not result.succeeded
     assert result.status == "Failed"
@@ -756,7 +799,10 @@ async def test_lro_synchronous_answer_needs_no_polling(
     client: ArmClient, fake: FakeArm, status: int
 ) -> None:
     result = await client.wait_for_completion(
-        "POST", RP, ArmResponse(status, httpx.Headers(), {"done": True}), operation="op"
+        "POST",
+        RP,
+        ArmResponse(status, httpx.Headers(), {"done": True}),
+        operation=ArmOperation.RESTORE_POINTS_GET,
     )
     assert result.succeeded
     assert result.body == {"done": True}
@@ -784,7 +830,10 @@ async def test_lro_timeout_via_provisioning_state(fake: FakeArm) -> None:
     try:
         with pytest.raises(ArmError, match="did not finish"):
             await client.wait_for_completion(
-                "PUT", RP, ArmResponse(201, httpx.Headers(), {}), operation="op"
+                "PUT",
+                RP,
+                ArmResponse(201, httpx.Headers(), {}),
+                operation=ArmOperation.RESTORE_POINTS_GET,
             )
     finally:
         await client.close()
@@ -805,7 +854,7 @@ async def test_token_fetched_per_attempt(
     client: ArmClient, fake: FakeArm, tokens: CountingToken
 ) -> None:
     fake.on("GET", RP, arm_error(503, "Busy"), ok({}))
-    await client.get(RP, operation="op")
+    await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     assert tokens.calls == 2
 
 
@@ -817,7 +866,16 @@ async def test_client_request_id_is_the_job_id_while_working_for_a_job(
     fake.on("GET", RP, ok({}))
     token = current_job_id.set("0123456789abcdef0123456789abcdef")
     try:
-        await client.get(RP, operation="op")
+        await client.get(RP, operation=ArmOperation.RESTORE_POINTS_GET)
     finally:
         current_job_id.reset(token)
     assert fake.requests[-1].headers["x-ms-client-request-id"] == "0123456789abcdef0123456789abcdef"
+
+
+async def test_an_operation_outside_the_table_never_reaches_arm() -> None:
+    """Every ARM call names an operation whose permission the deployed role holds."""
+    fake = FakeArm()
+    client = make_client(fake)
+    with pytest.raises(ValueError, match="not a valid ArmOperation"):
+        await client.get(RP, operation="VirtualMachines_Delete")  # type: ignore[arg-type]
+    assert fake.requests == []

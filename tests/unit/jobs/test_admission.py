@@ -18,7 +18,6 @@ from shared.services import Services
 from tests.conftest import MakeServices
 from tests.support import drain_queue
 
-
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RPC = (
     f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/restorePointCollections/c1"

@@ -17,7 +17,6 @@ from shared.storage import etag
 from shared.storage.pairs import PairRecord
 from tests.conftest import MakeServices
 
-
 SRC = (
     "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg"
     "/providers/Microsoft.Compute/restorePointCollections/rpc1"
