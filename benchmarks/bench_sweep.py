@@ -142,11 +142,8 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     timings = Timings()
     sweep_module._request_missing = timings.wrap("requestMissing", sweep_module._request_missing)
     sweep_module.request_copy = timings.wrap("requestCopy", sweep_module.request_copy)
-    # The ledger is keyed by job id, so these per-pair queries filter on a non-key property.
+    # Per-pair ledger queries (all jobs, or the waiting ones) are partition queries.
     Ledger.for_pair = timings.wrap("ledgerForPair", Ledger.for_pair)  # type: ignore[method-assign]
-    Ledger.waiting_for_pair = timings.wrap(  # type: ignore[method-assign]
-        "ledgerWaitingForPair", Ledger.waiting_for_pair
-    )
     PairStore.update_pair = timings.wrap(  # type: ignore[method-assign]
         "rulesUpdatePair", PairStore.update_pair
     )

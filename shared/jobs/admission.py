@@ -118,7 +118,7 @@ async def release_and_promote(services: Services, record: JobRecord) -> None:
 
 async def promote_waiting(services: Services, key: str) -> None:
     """Admit waiting jobs of a pair, oldest first, until one holds the pair or none is left."""
-    waiting = await services.ledger.waiting_for_pair(key)
+    waiting = await services.ledger.for_pair(key, JobState.WAITING)
     by_id = {r.job_id: r for r in waiting}
     for job_id in order_waiting([(r.job_id, r.source_created_at) for r in waiting]):
         stored = await admit_job(services, by_id[job_id])

@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -136,6 +137,16 @@ def _collection_id(value: object) -> CollectionId:
 ParsedCollectionId = Annotated[CollectionId, PlainValidator(_collection_id)]
 
 
+def _resource_group(value: str) -> str:
+    try:
+        return validate_resource_group_name(value)
+    except InvalidResourceId as exc:
+        raise _fail(str(exc)) from None
+
+
+ResourceGroupName = Annotated[StrictStr, AfterValidator(_resource_group)]
+
+
 class Retention(_Model):
     """Which target copies to keep; a copy is kept if either rule keeps it (see docs)."""
 
@@ -153,7 +164,7 @@ class Target(_Model):
     """One target region of a policy (or of a collection's tags)."""
 
     region: StrictStr
-    resource_group: StrictStr | None = None
+    resource_group: ResourceGroupName | None = None
     collection_name: StrictStr = DEFAULT_COLLECTION_TEMPLATE
     retention: Retention | None = None
     rpo_minutes: PositiveInt | None = None
@@ -165,16 +176,6 @@ class Target(_Model):
             return known_region(value, _regions_from(info))
         except InvalidResourceId as exc:
             raise _fail(str(exc)) from None
-
-    @field_validator("resource_group")
-    @classmethod
-    def _resource_group(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                validate_resource_group_name(value)
-            except InvalidResourceId as exc:
-                raise _fail(str(exc)) from None
-        return value
 
     @field_validator("collection_name", mode="before")
     @classmethod
@@ -228,7 +229,7 @@ class Match(_Model):
     subscription/resource group scope, narrowed by `tags` when given."""
 
     subscription_id: StrictStr | None = None
-    resource_group: StrictStr | None = None
+    resource_group: ResourceGroupName | None = None
     collection_ids: tuple[ParsedCollectionId, ...] | None = None
     tags: dict[str, StrictStr] | None = None
 
@@ -247,16 +248,6 @@ class Match(_Model):
                 f"{value!r} is not a subscription id (a GUID such as "
                 "'00000000-0000-0000-0000-000000000000')"
             ) from None
-        return value
-
-    @field_validator("resource_group")
-    @classmethod
-    def _resource_group(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                validate_resource_group_name(value)
-            except InvalidResourceId as exc:
-                raise _fail(str(exc)) from None
         return value
 
     @field_validator("collection_ids")

@@ -228,23 +228,13 @@ class Ledger(TableStore):
             break
         return records, encode_cursor(getattr(pages, "continuation_token", None))
 
-    async def for_pair(self, key: str) -> list[JobRecord]:
-        """Every job (all states, all runs' latest) of one (source collection, region) pair."""
+    async def for_pair(self, key: str, state: JobState | None = None) -> list[JobRecord]:
+        """The jobs (each at its latest run) of one (source collection, region) pair, all or
+        those in `state`: one partition query."""
         await self.ensure_table()
-        return [
-            from_entity(e)
-            async for e in self.table.query_entities(
-                "PartitionKey eq @pk and PairKey eq @key",
-                parameters={"pk": partition_of(key), "key": key},
-            )
-        ]
-
-    async def waiting_for_pair(self, key: str) -> list[JobRecord]:
-        await self.ensure_table()
-        return [
-            from_entity(e)
-            async for e in self.table.query_entities(
-                "PartitionKey eq @pk and PairKey eq @key and State eq 'Waiting'",
-                parameters={"pk": partition_of(key), "key": key},
-            )
-        ]
+        query = "PartitionKey eq @pk and PairKey eq @key"
+        params = {"pk": partition_of(key), "key": key}
+        if state is not None:
+            query += " and State eq @state"
+            params["state"] = state.value
+        return [from_entity(e) async for e in self.table.query_entities(query, parameters=params)]
