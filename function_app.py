@@ -117,7 +117,7 @@ async def restore_point_created(event: func.EventGridEvent) -> None:
     trouble raises, so Event Grid retries the delivery."""
     try:
         data = event.get_json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     # The worker hands CloudEvents over as func.CloudEvent (type/subject/id), Event Grid schema
     # events as func.EventGridEvent (event_type/subject/id).

@@ -31,7 +31,7 @@ class MalformedPayload(ValueError):
 def parse_events(body: bytes) -> list[dict[str, Any]]:
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedPayload(f"body is not JSON: {exc}") from exc
     events = doc if isinstance(doc, list) else [doc]
     if not events or not all(isinstance(e, dict) for e in events):
@@ -46,7 +46,7 @@ def validation_code(body: bytes) -> str:
     if isinstance(data, str):  # CloudEvents validation double-encodes its data
         try:
             data = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise MalformedPayload("validation event data is not JSON") from exc
     if not isinstance(data, dict) or not isinstance(data.get("validationCode"), str):
         raise MalformedPayload("validation event has no data.validationCode")

@@ -246,7 +246,7 @@ class HostHttpApp:
         raw = await request.body()
         try:
             doc = json.loads(raw) if raw.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return Response('body must be JSON like {"input": "..."}', status_code=400)
         payload = doc.get("input", "") if isinstance(doc, dict) else ""
         if not isinstance(payload, str):

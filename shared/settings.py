@@ -46,6 +46,14 @@ class QueueNames:
 
 
 @dataclass(frozen=True)
+class InputLimits:
+    """Bounds on what outside input may be (HTTP bodies; queue messages are at most 64 KiB)."""
+
+    max_request_bytes: int = 64 * 1024
+    max_json_depth: int = 32
+
+
+@dataclass(frozen=True)
 class PollSettings:
     """Replication polling; see shared/rules/poll_schedule.py for how these combine."""
 
@@ -117,6 +125,7 @@ class Settings:
     # Optional Event Grid custom topic (CloudEvents schema) that receives every event too.
     eventgrid_topic_endpoint: str | None = None
     eventgrid_topic_key: str | None = field(default=None, repr=False)
+    input_limits: InputLimits = field(default_factory=InputLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -365,4 +374,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
         sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8),
         eventgrid_topic_endpoint=_topic_endpoint(env, "EVENTGRID_TOPIC_ENDPOINT"),
         eventgrid_topic_key=_opt(env, "EVENTGRID_TOPIC_KEY"),
+        input_limits=InputLimits(
+            max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
+            max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),
+        ),
     )

@@ -30,7 +30,10 @@ def copy_location(job_id: str) -> str:
 
 async def post_copy(services: Services, body: bytes) -> ApiResponse:
     try:
-        request = parse_copy_request(body)
+        limits = services.settings.input_limits
+        request = parse_copy_request(
+            body, max_bytes=limits.max_request_bytes, max_depth=limits.max_json_depth
+        )
         record, started = await request_copy(services, request)
     except (InvalidRequest, SourceProblem, ArmError, StoreError) as exc:
         return problem_for(exc)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequest, InvalidResourceId
 from shared.jobs.intake import CopyRequest
 from shared.model.ids import CollectionId, RestorePointId
 from shared.model.job import JobState
+from shared.model.json_input import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, InvalidJson, load_json
 from shared.model.message import Trigger
 from shared.model.regions import normalize_region
 from shared.storage.ledger import JobFilter
@@ -23,16 +23,18 @@ POST_FIELDS = {
 LIST_PARAMS = {"state", "sourceCollectionId", "targetRegion", "pageSize", "cursor", "code"}
 
 
-def parse_copy_request(body: bytes) -> CopyRequest:
+def parse_copy_request(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> CopyRequest:
     """Validate the POST body; InvalidRequest names each problem."""
     try:
-        document = json.loads(body.decode("utf-8")) if body else None
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        # RecursionError: JSON nested deeper than the parser goes is malformed input too.
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise InvalidRequest(
-            "Malformed JSON", f"the request body is not valid JSON: {reason}"
-        ) from None
+        document = (
+            load_json(body, what="the request body", max_bytes=max_bytes, max_depth=max_depth)
+            if body
+            else None
+        )
+    except InvalidJson as exc:
+        raise InvalidRequest("Malformed JSON", str(exc)) from None
     if not isinstance(document, dict):
         raise InvalidRequest(
             "Invalid copy request",

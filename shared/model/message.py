@@ -7,7 +7,8 @@ not acted on (it ends as a failed job, see shared/stages.py), never half-process
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.errors import InvalidMessage, InvalidResourceId
 from shared.model.ids import RestorePointId
+from shared.model.json_input import InvalidJson, load_json
 from shared.model.regions import normalize_region
 
 MESSAGE_VERSION = 1
@@ -123,12 +125,39 @@ class JobMessage(_Model):
         return self.model_dump_json(by_alias=True, exclude_none=True)
 
 
-def decode_message(raw: str | bytes) -> JobMessage:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+def queue_text(raw: str | bytes) -> str:
+    """The JSON text of a queue message as it arrived.
+
+    The app sends base64 (what the Functions host decodes by default), but host.json sets
+    `messageEncoding: none` so that every message reaches this code, even one an outside writer
+    put there without base64: the host would otherwise poison it before the app sees it, and
+    poison it again from the poison queue, into a queue nobody reads. So: JSON as it is, else
+    base64 of JSON, else the text as it is (reading it as JSON then says what is wrong).
+    """
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidMessage(
+                "message is not JSON: it is not UTF-8 text", raw=raw.decode("utf-8", "replace")
+            ) from None
+    else:
+        text = raw
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        return text
     try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise InvalidMessage(f"message is not JSON: {exc}", raw=text) from None
+        return base64.b64decode("".join(stripped.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return text  # not base64: read as JSON, which says what is wrong with it
+
+
+def decode_message(raw: str | bytes) -> JobMessage:
+    text = queue_text(raw)
+    try:
+        document = load_json(text, what="message")
+    except InvalidJson as exc:
+        raise InvalidMessage(f"message is not JSON ({exc})", raw=text) from None
     job_id = document.get("jobId") if isinstance(document, dict) else None
     # Only a well-formed id is recovered: it becomes a ledger key when the job is failed.
     job_id = job_id if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id) else None

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import math
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
@@ -48,6 +48,26 @@ class QueueSender:
         await self.ensure(name)
         delay = min(max(math.ceil(delay_seconds), 0), MAX_VISIBILITY_DELAY_SECONDS)
         await self.client(name).send_message(text, visibility_timeout=delay or None)
+
+    async def take_raw(self, name: str, *, limit: int = 320) -> list[tuple[str, str, str]]:
+        """Up to `limit` visible messages of `name` as stored (no base64 decoding), each as
+        (text, id, pop receipt), hidden for five minutes until `delete` removes them. A queue
+        that does not exist holds nothing."""
+        raw = self._service.get_queue_client(name)  # no decode policy: what a writer put there
+        taken: list[tuple[str, str, str]] = []
+        try:
+            async for message in raw.receive_messages(messages_per_page=32, visibility_timeout=300):
+                taken.append((str(message.content or ""), message.id, message.pop_receipt or ""))
+                if len(taken) >= limit:
+                    break
+        except ResourceNotFoundError:
+            return []
+        finally:
+            await raw.close()
+        return taken
+
+    async def delete(self, name: str, message_id: str, pop_receipt: str) -> None:
+        await self.client(name).delete_message(message_id, pop_receipt)
 
     async def close(self) -> None:
         for client in self._clients.values():

@@ -32,6 +32,7 @@ from shared.rules.protection import pair_status
 from shared.rules.retention import plan_retention
 from shared.rules.sweep_plan import plan_pair
 from shared.services import Services
+from shared.sweep.poison_sinks import drain_poison_sinks
 from shared.sweep.report import PairReport, SweepReport
 from shared.sweep.rpo import announce_rpo
 
@@ -77,6 +78,8 @@ async def protected_collections(
 
 async def sweep(services: Services, *, dry_run: bool) -> SweepReport:
     report = SweepReport(started_at=services.clock(), dry_run=dry_run)
+    if not dry_run:
+        report.poison_drained = await drain_poison_sinks(services)
     collections = await protected_collections(services, report)
     limit = asyncio.Semaphore(services.settings.sweep_concurrency)
 

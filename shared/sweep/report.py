@@ -57,9 +57,12 @@ class SweepReport:
     protected_collections: int = 0
     pairs: list[PairReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Messages taken from `-poison-poison` queues and turned into failed jobs, per queue.
+    poison_drained: dict[str, int] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         return {
+            "poisonDrained": self.poison_drained,
             "dryRun": self.dry_run,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),

@@ -3,13 +3,24 @@ sweep that finds nothing new, for a collection protected by its own tags."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from arm_emulator.control import EmulatorControl
 from shared.model.job import JobState
 from shared.model.keys import pair_key
+from shared.model.times import parse_arm_time
 from shared.sweep.reconcile import sweep
 from shared.sweep.report import PairReport, SweepReport
 from shared.sweep.status import protection
 from tests.conftest import MakeServices
 from tests.support import SUBSCRIPTION, TARGET_REGION, arm_call_counts, seed_source
+
+
+def emulator_now(url: str) -> datetime:
+    with EmulatorControl(url) as control:
+        now = parse_arm_time(control.clock()["now"])
+    assert now is not None
+    return now
 
 
 def ours(report: SweepReport, collection_id: str) -> PairReport:
@@ -62,6 +73,8 @@ async def test_an_uncopied_restore_point_older_than_the_rpo_is_a_breach(
         tags={"rpcopy-targets": f"{TARGET_REGION}:rg-dr", "rpcopy-rpo-minutes": "30"},
     )
     services = await make_services(SWEEP_SUBSCRIPTIONS=SUBSCRIPTION)
+    # The emulator's clock runs faster than real time: judge ages on its clock.
+    services.clock = lambda: emulator_now(stack.arm_endpoint)
     # The status page reads only the ledger: with no job yet it cannot date the exposure.
     body = await protection(services)
     (pair,) = [
