@@ -37,6 +37,11 @@ FAST_APP_SETTINGS: dict[str, str] = {
     "POLL_MAX_SECONDS": "2",
     "POLL_PROGRESS_GRANULARITY_SECONDS": "1",
     "STAGE_RETRY_BASE_SECONDS": "1",
+    # A failed run is followed by the next one after seconds, not Azure-sized minutes.
+    "RERUN_BACKOFF_SECONDS": "1",
+    "RERUN_MAX_BACKOFF_SECONDS": "4",
+    # Two runs show a re-run and the run limit within seconds.
+    "RERUN_MAX_RUNS": "2",
     "ARM_MAX_INLINE_WAIT_SECONDS": "5",
     "ARM_LRO_POLL_SECONDS": "0.2",
     "ARM_TIMEOUT_SECONDS": "10",

@@ -30,10 +30,11 @@ class QueueNames:
     start_copy: str = "rpcopy-start-copy"
     poll: str = "rpcopy-poll"
     finish: str = "rpcopy-finish"
+    rerun: str = "rpcopy-rerun"
     events: str = "copy-events"
 
-    def stages(self) -> tuple[str, str, str, str]:
-        return (self.ensure_target, self.start_copy, self.poll, self.finish)
+    def stages(self) -> tuple[str, ...]:
+        return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun)
 
     def for_stage(self, stage: Stage) -> str:
         """The queue each stage reads (the only place this mapping is written)."""
@@ -42,7 +43,19 @@ class QueueNames:
             Stage.START_COPY: self.start_copy,
             Stage.POLL: self.poll,
             Stage.FINISH: self.finish,
+            Stage.RERUN: self.rerun,
         }[stage]
+
+
+@dataclass(frozen=True)
+class RerunPolicy:
+    """Automatic re-runs of failed copies: how many runs one request may take, within how
+    long, and the waits between them (see shared/rules/reruns.py)."""
+
+    max_runs: int = 4
+    window_seconds: float = 48 * 3600.0
+    backoff_seconds: float = 600.0
+    max_backoff_seconds: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,7 @@ class Settings:
     eventgrid_topic_endpoint: str | None = None
     eventgrid_topic_key: str | None = field(default=None, repr=False)
     input_limits: InputLimits = field(default_factory=InputLimits)
+    reruns: RerunPolicy = field(default_factory=RerunPolicy)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -335,9 +349,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         start_copy=_queue(env, "QUEUE_START_COPY", QueueNames.start_copy),
         poll=_queue(env, "QUEUE_POLL", QueueNames.poll),
         finish=_queue(env, "QUEUE_FINISH", QueueNames.finish),
+        rerun=_queue(env, "QUEUE_RERUN", QueueNames.rerun),
         events=_queue(env, "EVENTS_QUEUE", QueueNames.events),
     )
-    if len(set(queues.stages()) | {queues.events}) != 5:
+    if len(set(queues.stages()) | {queues.events}) != len(queues.stages()) + 1:
         raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
     table = _table(env, "LEDGER_TABLE", "rpcopyjobs")
     rules_table = _table(env, "RULES_TABLE", "rpcopyrules")
@@ -374,6 +389,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
         sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8),
         eventgrid_topic_endpoint=_topic_endpoint(env, "EVENTGRID_TOPIC_ENDPOINT"),
         eventgrid_topic_key=_opt(env, "EVENTGRID_TOPIC_KEY"),
+        reruns=RerunPolicy(
+            max_runs=_int(env, "RERUN_MAX_RUNS", 4),
+            window_seconds=_float(env, "RERUN_WINDOW_SECONDS", 48 * 3600.0, minimum=1.0),
+            backoff_seconds=_float(env, "RERUN_BACKOFF_SECONDS", 600.0),
+            max_backoff_seconds=_float(env, "RERUN_MAX_BACKOFF_SECONDS", 6 * 3600.0),
+        ),
         input_limits=InputLimits(
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),

@@ -51,6 +51,7 @@ QUEUE_SETTINGS = {
     Stage.START_COPY: "QUEUE_START_COPY",
     Stage.POLL: "QUEUE_POLL",
     Stage.FINISH: "QUEUE_FINISH",
+    Stage.RERUN: "QUEUE_RERUN",
 }
 
 MakeServices = Callable[..., Awaitable[Services]]
@@ -69,6 +70,8 @@ async def make_services(
             **FAST_APP_SETTINGS,
             "ARM_MAX_ATTEMPTS": "1",
             "STAGE_RETRY_BASE_SECONDS": "0",
+            # One run per request: these tests look at how one run ends; re-run tests opt in.
+            "RERUN_MAX_RUNS": "1",
             **{setting: f"{prefix}-{stage.value}" for stage, setting in QUEUE_SETTINGS.items()},
             "EVENTS_QUEUE": f"{prefix}-events",
             "LEDGER_TABLE": f"{prefix}jobs",

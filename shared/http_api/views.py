@@ -35,6 +35,8 @@ def job_view(record: JobRecord) -> dict[str, Any]:
         "attempts": dict(record.attempts),
         "sourceCreatedAt": iso(record.source_created_at),
         "detail": record.detail,
+        "reruns": record.reruns or None,
+        "nextRunAt": iso(record.next_run_at),
         "error": record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
         if record.failure
         else None,

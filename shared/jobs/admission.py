@@ -21,12 +21,15 @@ from shared.storage.pairs import PairRecord
 log = logging.getLogger(__name__)
 
 
-def first_message(record: JobRecord, services: Services) -> Outbound:
+def stage_message(
+    services: Services, record: JobRecord, stage: Stage, delay_seconds: float = 0.0
+) -> Outbound:
+    """The job's first message to `stage` for the row's current run and step."""
     message = JobMessage(
         job_id=record.job_id,
         run=record.run,
         step=record.step,
-        stage=Stage.ENSURE_TARGET,
+        stage=stage,
         source_restore_point_id=record.source_restore_point_id,
         target_region=record.target_region,
         target_resource_group=record.target_resource_group,
@@ -36,7 +39,11 @@ def first_message(record: JobRecord, services: Services) -> Outbound:
         trigger=record.trigger,
         requested_at=record.requested_at,
     )
-    return Outbound(services.settings.queues.ensure_target, message.encode())
+    return Outbound(services.settings.queues.for_stage(stage), message.encode(), delay_seconds)
+
+
+def first_message(record: JobRecord, services: Services) -> Outbound:
+    return stage_message(services, record, Stage.ENSURE_TARGET)
 
 
 def job_event_out(services: Services, record: JobRecord, event_type: events.EventType) -> Outbound:
@@ -104,8 +111,8 @@ async def admit_job(services: Services, record: JobRecord) -> JobRecord:
 
 async def release_and_promote(services: Services, record: JobRecord) -> None:
     """Free the pair held by an ended job, then admit the oldest waiting restore point."""
-    if not record.state.terminal:
-        return
+    if not (record.state.terminal or record.state is JobState.RERUN_PENDING):
+        return  # a job still copying keeps the pair; one waiting to re-run frees it
     succeeded = record.state is JobState.SUCCEEDED
 
     def free(pair: PairRecord) -> PairRecord | None:

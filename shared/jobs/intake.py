@@ -17,7 +17,7 @@ from typing import Any
 from shared.arm.client import current_job_id
 from shared.arm.source_check import inspect_source
 from shared.errors import InvalidRequest, InvalidResourceId
-from shared.jobs.admission import admit_job
+from shared.jobs.admission import admit_job, stage_message
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.model.ids import (
     MAX_RESOURCE_NAME,
@@ -27,7 +27,7 @@ from shared.model.ids import (
 )
 from shared.model.job import JobRecord, JobState
 from shared.model.keys import job_id_for
-from shared.model.message import Trigger
+from shared.model.message import Stage, Trigger
 from shared.model.regions import known_regions, normalize_region
 from shared.services import Services
 
@@ -146,36 +146,31 @@ async def _request_copy(
     def restart(existing: JobRecord) -> JobRecord | None:
         if existing.state is not JobState.FAILED:
             return None
-        run = existing.run + 1
+        # A new run, by way of the rerun stage: the failed run's copy must be deleted first
+        # (Azure keeps one copy of a source restore point per target region).
         again = existing.evolve(
-            run=run,
             step=existing.step + 1,
-            state=JobState.WAITING,
-            detail="admission pending",
+            state=JobState.RERUN_PENDING,
+            detail=f"run {existing.run + 1} requested; deleting the failed copy of run "
+            f"{existing.run} first",
             trigger=request.trigger,
-            correlation_id=str(uuid.uuid4()),
             requested_at=now,
             updated_at=now,
-            started_at=None,
-            replication_done_at=None,
-            finished_at=None,
-            percent=None,
-            expected_finish=None,
-            disks=(),
-            failure=None,
-            target_restore_point_id=None,
-            target_restore_point_name=restore_point_name_for_run(request.source.name, run),
-            attempts={},
+            reruns=0,
+            next_run_at=now,
             source_region=source_region or existing.source_region,
             source_created_at=source_created_at or existing.source_created_at,
-            outbox=(),
-            outbox_sent=True,
         )
-        return again
+        return again.evolve(
+            outbox=(stage_message(services, again, Stage.RERUN),), outbox_sent=False
+        )
 
     record, changed = await services.ledger.put_new_or_replace_failed(fresh, restart=restart)
     if changed:
         log.info("job %s run %s requested (%s)", record.job_id, record.run, request.trigger.value)
+        if record.state is JobState.RERUN_PENDING:
+            await deliver(services, record)
+            return record, True
         return await admit_job(services, record), True
     if record.state is JobState.WAITING:
         # Admission may have been cut short by a crash; deciding again is idempotent.

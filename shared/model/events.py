@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.model.job import JobRecord
+from shared.model.times import iso
 
 
 class EventType(StrEnum):
@@ -20,16 +21,14 @@ class EventType(StrEnum):
     SUCCEEDED = "rpcopy.copy.succeeded"
     FAILED = "rpcopy.copy.failed"
     SUPERSEDED = "rpcopy.copy.superseded"
+    # A run failed and another run follows by itself (data.nextRunAt); not the end of the job.
+    RETRYING = "rpcopy.copy.retrying"
     RETENTION_DELETED = "rpcopy.retention.deleted"
     RPO_BREACHED = "rpcopy.rpo.breached"
 
 
 def event_id(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def cloud_event(
@@ -47,7 +46,7 @@ def cloud_event(
         "source": source,
         "type": event_type.value,
         "subject": subject,
-        "time": time.isoformat(),
+        "time": iso(time),
         "datacontenttype": "application/json",
         "data": data,
     }
@@ -76,16 +75,19 @@ def job_event(
         },
         "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in record.disks],
         "timing": {
-            "requestedAt": _iso(record.requested_at),
-            "startedAt": _iso(record.started_at),
-            "replicationDoneAt": _iso(record.replication_done_at),
-            "finishedAt": _iso(record.finished_at),
+            "requestedAt": iso(record.requested_at),
+            "startedAt": iso(record.started_at),
+            "replicationDoneAt": iso(record.replication_done_at),
+            "finishedAt": iso(record.finished_at),
             "durationSeconds": (record.finished_at - record.requested_at).total_seconds()
             if record.finished_at
             else None,
         },
         "attempts": dict(record.attempts),
     }
+    if record.next_run_at is not None:
+        data["nextRunAt"] = iso(record.next_run_at)
+        data["reruns"] = record.reruns
     if record.failure is not None:
         data["reason"] = record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
     subject = record.target_restore_point_id or record.source_restore_point_id

@@ -22,6 +22,8 @@ class JobState(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     SUPERSEDED = "Superseded"
+    # A run failed and another starts by itself at `next_run_at` (after its copy is deleted).
+    RERUN_PENDING = "RerunPending"
 
     @property
     def terminal(self) -> bool:
@@ -81,6 +83,9 @@ class JobRecord:
     outbox: tuple[Outbound, ...] = ()
     outbox_sent: bool = True
     runs_failed: int = 0
+    # Automatic re-runs since the request (reset by a new request); when the next one starts.
+    reruns: int = 0
+    next_run_at: datetime | None = None
     # Why the job waits or how it ended, in words (e.g. which job it waits for).
     detail: str | None = None
 

@@ -26,6 +26,8 @@ _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Stage(StrEnum):
+    # Deletes a failed run's copy and starts the next run (see shared/jobs/stages/rerun.py).
+    RERUN = "rerun"
     ENSURE_TARGET = "ensure-target"
     START_COPY = "start-copy"
     POLL = "poll"
@@ -50,6 +52,8 @@ class Failure(_Model):
     code: str
     message: str
     stage: Stage | None = None
+    # Can another run get past it? None: decided by the code (shared.rules.reruns).
+    retryable: bool | None = None
 
 
 class DiskProgress(_Model):

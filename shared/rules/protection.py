@@ -77,6 +77,9 @@ class InFlightCopy:
     expected_finish: datetime | None
     started_at: datetime | None
     source_created_at: datetime | None = None
+    # A re-run in flight: the run that failed and when the next one starts.
+    run: int = 1
+    next_run_at: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         return _compact(
@@ -88,6 +91,8 @@ class InFlightCopy:
                 "expectedFinish": iso(self.expected_finish),
                 "startedAt": iso(self.started_at),
                 "sourceCreatedAt": iso(self.source_created_at),
+                "run": self.run,
+                "nextRunAt": iso(self.next_run_at),
             }
         )
 
@@ -198,6 +203,8 @@ def pair_status(
             utc(job.expected_finish),
             utc(job.started_at),
             utc(job.source_created_at),
+            job.run,
+            utc(job.next_run_at),
         )
         for job in sorted(
             (j for j in jobs if not j.state.terminal and j.state is not JobState.WAITING),

@@ -27,6 +27,7 @@ _STATES_FOR_STAGE: dict[Stage, frozenset[JobState]] = {
     Stage.ENSURE_TARGET: frozenset({JobState.QUEUED, JobState.CREATING_TARGET}),
     Stage.START_COPY: frozenset({JobState.STARTING}),
     Stage.POLL: frozenset({JobState.REPLICATING}),
+    Stage.RERUN: frozenset({JobState.RERUN_PENDING}),
     Stage.FINISH: frozenset(
         {
             JobState.QUEUED,
@@ -34,6 +35,8 @@ _STATES_FOR_STAGE: dict[Stage, frozenset[JobState]] = {
             JobState.CREATING_TARGET,
             JobState.STARTING,
             JobState.REPLICATING,
+            # The rerun stage can fail too (its failed copy cannot be deleted).
+            JobState.RERUN_PENDING,
         }
     ),
 }

@@ -65,6 +65,7 @@ _JOB_PRIORITY = {
     JobState.CREATING_TARGET: 0,
     JobState.STARTING: 0,
     JobState.REPLICATING: 0,
+    JobState.RERUN_PENDING: 0,
     JobState.SUCCEEDED: 1,
     JobState.SUPERSEDED: 2,
     JobState.FAILED: 3,
@@ -103,6 +104,8 @@ class SkipReason(StrEnum):
     FAILED_TOO_OFTEN = "failed-too-often"
     NO_CREATION_TIME = "no-creation-time"
     NOT_READY = "not-ready"
+    # A run failed and the next run starts by itself (after the failed copy is deleted).
+    RERUN_PENDING = "rerun-pending"
     # The target collection exists but is the copy target of another collection (or of none):
     # every copy into it would fail, so nothing is requested.
     TARGET_CONFLICT = "target-conflict"
@@ -186,8 +189,11 @@ def newest_copied(
     the order).
     """
     source_times = {id_key(rp.id): rp.created_at for rp in source_restore_points}
+    failed = failed_sources(target, jobs)
     times: list[datetime] = []
     for source_key, copy in target.copies_by_source().items():
+        if source_key in failed:
+            continue  # a failed copy is deleted before its re-run; it fixes no order
         created = source_times.get(source_key) or copy.created_at
         if created is not None:
             times.append(created)
@@ -201,6 +207,21 @@ def newest_copied(
         if created is not None:
             times.append(created)
     return max(times) if times else None
+
+
+def failed_sources(target: TargetCollectionView, jobs: Iterable[JobRecord]) -> set[str]:
+    """Source restore points (`id_key`) whose copy in the target is a failed one: its job says
+    so (replication can fail with provisioningState still Succeeded), or its provisioning did."""
+    by_source = jobs_by_source(jobs)
+    failed = {
+        key
+        for key, job in by_source.items()
+        if job.state in (JobState.FAILED, JobState.RERUN_PENDING)
+    }
+    for key, copy in target.copies_by_source().items():
+        if (copy.provisioning_state or "").lower() in ("failed", "canceled"):
+            failed.add(key)
+    return failed
 
 
 def _target_conflict(target: TargetCollectionView, source_collection_id: str | None) -> str | None:
@@ -241,6 +262,7 @@ def plan_pair(
     newest = newest_copied(ordered, target, jobs)
     conflict = _target_conflict(target, source_collection_id)
     copied = target.copies_by_source()
+    failed_copies = failed_sources(target, jobs)
     by_source = jobs_by_source(jobs)
 
     copies: list[PlannedCopy] = []
@@ -255,7 +277,11 @@ def plan_pair(
         job_id = job.job_id if job else None
         if rp.source_restore_point_id is not None:
             skip(rp, SkipReason.IS_A_COPY, "this restore point is itself a copy", None)
-        elif key in copied:
+        elif job is not None and job.state is JobState.RERUN_PENDING:
+            when = job.next_run_at.isoformat() if job.next_run_at else "shortly"
+            message = f"run {job.run} failed; run {job.run + 1} starts at {when}"
+            skip(rp, SkipReason.RERUN_PENDING, message, job_id)
+        elif key in copied and key not in failed_copies:
             state = copied[key].provisioning_state or "unknown"
             message = f"copied as {copied[key].id} (provisioningState {state})"
             skip(rp, SkipReason.ALREADY_COPIED, message, job_id)
@@ -296,7 +322,11 @@ def plan_pair(
             message = f"provisioningState is {rp.provisioning_state}; only Succeeded is copied"
             skip(rp, SkipReason.NOT_READY, message, job_id)
         elif job is not None:  # Failed below the limit: a new run of the same job
-            reason = f"retry: copy job failed {job.runs_failed} of {max_failed_runs} allowed runs"
+            code = f" ({job.failure.code})" if job.failure else ""
+            reason = (
+                f"re-run: copy job failed{code} {job.runs_failed} of {max_failed_runs} allowed "
+                "runs; its failed copy is deleted before the new run"
+            )
             copies.append(PlannedCopy(rp.id, rp.created_at, reason, job.job_id))
         else:
             copies.append(PlannedCopy(rp.id, rp.created_at, "not in the target yet"))

@@ -68,6 +68,8 @@ def to_entity(record: JobRecord) -> dict[str, Any]:
         "Outbox": json.dumps([o.to_json() for o in record.outbox]),
         "OutboxSent": record.outbox_sent,
         "RunsFailed": record.runs_failed,
+        "Reruns": record.reruns,
+        "NextRunAt": iso(record.next_run_at),
         "PairKey": record.pair_key,
         "Detail": record.detail,
     }
@@ -108,6 +110,8 @@ def from_entity(entity: Mapping[str, Any]) -> JobRecord:
         outbox=tuple(Outbound.from_json(o) for o in json.loads(entity.get("Outbox") or "[]")),
         outbox_sent=bool(entity.get("OutboxSent", True)),
         runs_failed=int(entity.get("RunsFailed", 0)),
+        reruns=int(entity.get("Reruns", 0)),
+        next_run_at=from_iso(entity.get("NextRunAt")),
         detail=entity.get("Detail"),
     )
 

@@ -29,8 +29,11 @@ FN_QUEUES = {
     "QUEUE_START_COPY": "fn-start-copy",
     "QUEUE_POLL": "fn-poll",
     "QUEUE_FINISH": "fn-finish",
+    "QUEUE_RERUN": "fn-rerun",
     "EVENTS_QUEUE": "fn-events",
     "LEDGER_TABLE": "fnjobs",
+    # One run per request: these tests look at how one run ends (re-runs: test_reruns.py).
+    "RERUN_MAX_RUNS": "1",
 }
 
 

@@ -24,6 +24,8 @@ EXPECTED_QUEUES = {
     "poison_poll": "rpcopy-poll-poison",
     "stage_finish": "rpcopy-finish",
     "poison_finish": "rpcopy-finish-poison",
+    "stage_rerun": "rpcopy-rerun",
+    "poison_rerun": "rpcopy-rerun-poison",
 }
 EXPECTED_EVENTGRID = {"restore_point_created"}
 EXPECTED_ROUTES = {

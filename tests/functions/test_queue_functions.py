@@ -167,9 +167,13 @@ async def test_poison_message_fails_the_job_with_an_event(fn_app: FunctionApp) -
     assert event["type"] == "rpcopy.copy.failed"
     assert event["data"]["reason"]["stage"] == "ensure-target"
 
-    # A failed job asked for again starts a new run with a new target restore point name.
+    # A failed job asked for again starts a new run with a new target restore point name,
+    # once the rerun stage has deleted the failed run's copy.
     again = await _request(fn_app, source.restore_point_id)
     assert again == job_id
+    assert (await _job(job_id)).state is JobState.RERUN_PENDING
+    (rerun,) = fn_app.receive("QUEUE_RERUN")
+    await fn_app.deliver("stage_rerun", rerun)
     record = await _job(job_id)
     assert record.run == 2
     assert record.state is JobState.QUEUED

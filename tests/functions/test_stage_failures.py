@@ -12,7 +12,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -47,8 +47,14 @@ def _take(services: Services, stage: Stage, connection: str) -> list[str]:
     return texts
 
 
-async def run_job(services: Services, stack: Stack, job_id: str, timeout: float = 60) -> JobRecord:
-    """Act as the host for this Services' queues until the job ends."""
+async def run_job(
+    services: Services,
+    stack: Stack,
+    job_id: str,
+    timeout: float = 60,
+    until: Callable[[JobRecord], bool] = lambda record: record.state.terminal,
+) -> JobRecord:
+    """Act as the host for this Services' queues until the job ends (or `until` holds)."""
     deadline = time.monotonic() + timeout
     while True:
         for stage in QUEUE_SETTINGS:
@@ -56,7 +62,7 @@ async def run_job(services: Services, stack: Stack, job_id: str, timeout: float 
                 await stages.handle(services, stage, text)
         record = await services.ledger.get(job_id)
         assert record is not None
-        if record.state.terminal:
+        if until(record):
             return record
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {record.state.value} after {timeout:.0f}s")

@@ -136,10 +136,14 @@ def test_replication_failure_ends_failed_with_a_failure_event(
         match={"pathContains": vm},
     )
     job = request_copy(api, source.restore_point_id)
-    done = wait_until_done(api, job["id"])
+    done = wait_until_done(api, job["id"], timeout=120)
     assert done["state"] == "Failed"
     assert done["error"]["code"] == "ReplicationFailed"
+    # Every run failed the same way: the stack allows two (RERUN_MAX_RUNS), then gives up.
+    assert done["run"] == 2
     event = events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
+    assert [e["type"] for e in events.for_job(job["id"])].count("rpcopy.copy.failed") == 1
+    assert "rpcopy.copy.retrying" in [e["type"] for e in events.for_job(job["id"])]
     assert event["data"]["reason"]["code"] == "ReplicationFailed"
     assert event["data"]["target"]["restorePointId"] == done["targetRestorePointId"]
 
@@ -194,3 +198,31 @@ def test_a_message_that_keeps_failing_reaches_poison_and_fails_the_job(
     assert done["error"]["stage"] == "poll"
     event = events.wait_for(job_id, "rpcopy.copy.failed", timeout=30)
     assert event["data"]["reason"]["code"] == "StageFailedRepeatedly"
+
+
+def test_a_replication_failure_is_followed_by_a_run_that_succeeds(
+    api: httpx.Client, emulator: EmulatorControl, events: EventLog, stack: Stack
+) -> None:
+    """Through the local host: Azure fails the first copy; the app deletes it, runs again, and
+    the job ends Succeeded on run 2 with its events in order."""
+    source = seed_source(stack.arm_endpoint, data_disks=1)
+    vm = source.vm_id.rsplit("/", 1)[-1]
+    emulator.add_fault(
+        operation="RestorePoints_Create",
+        kind="replication_failure",
+        lun=0,
+        times=1,
+        match={"pathContains": vm},
+    )
+    job = request_copy(api, source.restore_point_id)
+    done = wait_until_done(api, job["id"], timeout=120)
+    assert done["state"] == "Succeeded", done
+    assert done["run"] == 2
+    events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+    order = [(e["type"], e["data"]["run"]) for e in events.for_job(job["id"])]
+    assert order == [
+        ("rpcopy.copy.started", 1),
+        ("rpcopy.copy.retrying", 1),
+        ("rpcopy.copy.started", 2),
+        ("rpcopy.copy.succeeded", 2),
+    ]

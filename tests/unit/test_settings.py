@@ -35,6 +35,7 @@ def test_defaults_from_an_empty_environment() -> None:
         "rpcopy-start-copy",
         "rpcopy-poll",
         "rpcopy-finish",
+        "rpcopy-rerun",
     )
     assert settings.queues.events == "copy-events"
     assert settings.arm == ArmSettings()

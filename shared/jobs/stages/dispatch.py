@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 
 from shared.arm.client import current_job_id
 from shared.errors import ArmError, ArmThrottled, InvalidMessage, StageFailure
-from shared.jobs.admission import job_event_out, release_and_promote
+from shared.jobs.admission import admit_job, job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
 from shared.jobs.retention_deletes import retention_after_success
-from shared.jobs.stages import ensure_target, finish, poll, retries, start_copy
+from shared.jobs.stages import ensure_target, finish, poll, rerun, retries, start_copy
 from shared.jobs.stages.failures import fail_without_record, reject_unreadable
 from shared.jobs.stages.step import Announce, FollowUp, Result, Send, Step
 from shared.model.job import JobRecord, JobState, Outbound
@@ -36,6 +36,7 @@ STAGES: dict[Stage, StageFunction] = {
     Stage.START_COPY: start_copy.run,
     Stage.POLL: poll.run,
     Stage.FINISH: finish.run,
+    Stage.RERUN: rerun.run,
 }
 
 # A stage that shows progress while its ARM work runs: (state it finds, state it shows).
@@ -99,7 +100,7 @@ async def _run(services: Services, message: JobMessage, record: JobRecord) -> St
 
 def fail_step(services: Services, message: JobMessage, record: JobRecord, failure: Failure) -> Step:
     if message.stage is Stage.FINISH:
-        return finish.failing_finish(message, record, failure, services.clock())
+        return finish.failing_finish(message, record, failure, services.clock(), services.settings)
     return retries.fail(message, record, failure)
 
 
@@ -160,3 +161,8 @@ async def _follow_up(
         await release_and_promote(services, ended)
     if FollowUp.RETENTION in after and committed is not None:
         await retention_after_success(services, committed)
+    if FollowUp.ADMIT in after:
+        # A crash before admission is repaired by the next promote of the pair (the sweep).
+        admitting = committed or await services.ledger.get(record.job_id)
+        if admitting is not None:
+            await admit_job(services, admitting)

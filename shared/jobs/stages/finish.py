@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from shared.jobs.stages.step import Announce, FollowUp, Result, Step, step
+from shared.jobs.stages.step import Announce, FollowUp, Result, Step, send, step
 from shared.model.events import EventType
 from shared.model.job import JobRecord, JobState
 from shared.model.message import Failure, JobMessage, Outcome, Stage, Trigger
+from shared.rules.reruns import RerunPlan, plan_rerun
 from shared.services import Services
+from shared.settings import Settings
 
 EVENT_FOR_OUTCOME = {
     "Succeeded": EventType.SUCCEEDED,
@@ -20,10 +22,10 @@ EVENT_FOR_OUTCOME = {
 
 
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
-    return finish_step(message, record, services.clock())
+    return finish_step(message, record, services.clock(), services.settings)
 
 
-def finish_step(message: JobMessage, record: JobRecord, now: datetime) -> Step:
+def finish_step(message: JobMessage, record: JobRecord, now: datetime, settings: Settings) -> Step:
     outcome = message.outcome or Outcome(
         state="Failed",
         failure=Failure(
@@ -31,6 +33,17 @@ def finish_step(message: JobMessage, record: JobRecord, now: datetime) -> Step:
         ),
     )
     state = JobState(outcome.state)
+    if state is JobState.FAILED and outcome.failure is not None:
+        plan = plan_rerun(
+            outcome.failure,
+            run=record.run,
+            reruns_so_far=record.reruns,
+            requested_at=record.requested_at,
+            now=now,
+            policy=settings.reruns,
+        )
+        if plan is not None:
+            return _rerun_step(message, record, outcome, plan)
     succeeded = state is JobState.SUCCEEDED
     after = [FollowUp.RELEASE_PAIR]
     if succeeded and record.trigger is not Trigger.HTTP:
@@ -54,7 +67,34 @@ def finish_step(message: JobMessage, record: JobRecord, now: datetime) -> Step:
     )
 
 
-def failing_finish(message: JobMessage, record: JobRecord, failure: Failure, now: datetime) -> Step:
+def _rerun_step(message: JobMessage, record: JobRecord, outcome: Outcome, plan: RerunPlan) -> Step:
+    """The run failed and another follows: record this run's failure, announce the next run,
+    free the pair, and wake the rerun stage when the backoff is over."""
+    failure = outcome.failure
+    assert failure is not None
+    return step(
+        Result.FAILED,
+        {
+            "state": JobState.RERUN_PENDING,
+            "failure": failure,
+            "disks": outcome.disks or record.disks,
+            "expected_finish": None,
+            "attempts": {**record.attempts, **message.attempts},
+            "runs_failed": record.runs_failed + 1,
+            "reruns": record.reruns + 1,
+            "next_run_at": plan.at,
+            "detail": f"run {record.run} failed ({failure.code}); run {plan.run} starts at "
+            f"{plan.at.isoformat()} once the failed copy is deleted",
+        },
+        send(Stage.RERUN, plan.delay_seconds),
+        Announce(EventType.RETRYING),
+        after=(FollowUp.RELEASE_PAIR,),
+    )
+
+
+def failing_finish(
+    message: JobMessage, record: JobRecord, failure: Failure, now: datetime, settings: Settings
+) -> Step:
     """Failing inside finish: finish directly with the failure as the outcome."""
     failing = message.model_copy(update={"outcome": Outcome(state="Failed", failure=failure)})
-    return replace(finish_step(failing, record, now), result=Result.FAILED)
+    return replace(finish_step(failing, record, now, settings), result=Result.FAILED)

@@ -51,7 +51,8 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         failure = await _operation_detail(services, message, failure)
         outcome = Outcome(
             state="Failed",
-            failure=failure.model_copy(update={"stage": Stage.POLL}),
+            # Whatever code Azure gave, a failed copy can succeed when started again.
+            failure=failure.model_copy(update={"stage": Stage.POLL, "retryable": True}),
             disks=view.disks,
         )
         return to_finish(outcome, disks=view.disks)

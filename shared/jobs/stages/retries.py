@@ -43,7 +43,10 @@ def throttled(settings: Settings, message: JobMessage, exc: ArmThrottled) -> Fai
     waits = message.attempts.get("throttled", 0) + 1
     if waits > settings.max_throttle_waits:
         return Failure(
-            code=exc.code, message=f"throttled {waits - 1} times: {exc}", stage=message.stage
+            code=exc.code,
+            message=f"throttled {waits - 1} times: {exc}",
+            stage=message.stage,
+            retryable=True,
         )
     delay = (exc.retry_after or 60.0) + random.uniform(0, 2)
     log.info("job %s: ARM throttled %s; retrying in %.0fs", message.job_id, exc.operation, delay)
@@ -61,7 +64,10 @@ def retry_later(settings: Settings, message: JobMessage, exc: ArmError) -> Failu
     attempt = retried.attempts_at(message.stage)
     if attempt >= settings.stage_max_attempts:
         return Failure(
-            code=exc.code, message=f"gave up after {attempt} attempts: {exc}", stage=message.stage
+            code=exc.code,
+            message=f"gave up after {attempt} attempts: {exc}",
+            stage=message.stage,
+            retryable=True,
         )
     base = settings.stage_retry_base_seconds
     delay = exc.retry_after or min(

@@ -56,6 +56,8 @@ class FollowUp(StrEnum):
     RELEASE_PAIR = "release-pair"
     # Prune the target collection per policy; only by the delivery that committed the step.
     RETENTION = "retention"
+    # Let admission decide a new run's turn (Queued now, or Waiting behind the pair's copy).
+    ADMIT = "admit"
 
 
 @dataclass(frozen=True)

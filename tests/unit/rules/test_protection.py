@@ -309,6 +309,7 @@ def test_to_api() -> None:
                 "percentComplete": 50.0,
                 "expectedFinish": at(70).isoformat(),
                 "sourceCreatedAt": at(20).isoformat(),
+                "run": 1,
             }
         ],
         "waiting": 1,

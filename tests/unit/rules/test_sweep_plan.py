@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from shared.model.job import JobRecord, JobState
 from shared.model.message import Failure, Trigger
 from shared.model.resources import RestorePointView, TargetCollectionView
-from shared.rules.sweep_plan import PairPlan, SkipReason, jobs_by_source, newest_copied, plan_pair
+from shared.rules.sweep_plan import (
+    PairPlan,
+    SkipReason,
+    failed_sources,
+    jobs_by_source,
+    newest_copied,
+    plan_pair,
+)
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RPCS = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/restorePointCollections"
@@ -142,11 +149,33 @@ CASES: list[tuple[str, list[RestorePointView], TargetCollectionView, list[JobRec
         {"a": "already-copied", "b": "copy"},
     ),
     (
-        "already in the target even if that copy failed (the ledger tracks it)",
+        # A failed copy in the target is not a copy: the pair would silently fall behind.
+        "a failed copy in the target is re-run (the ledger says it failed)",
         [source_rp("a", 0)],
-        target(copy_rp("a", 0, state="Failed")),
+        target(copy_rp("a", 0, state="Succeeded")),
         [job("a", JobState.FAILED, 0, runs_failed=1)],
-        {"a": "already-copied"},
+        {"a": "copy"},
+    ),
+    (
+        "a copy whose provisioning failed is not copied, even with no job",
+        [source_rp("a", 0), source_rp("b", 10)],
+        target(copy_rp("a", 0, state="Failed")),
+        [],
+        {"a": "copy", "b": "copy"},
+    ),
+    (
+        "a failed copy fixes no order: an older restore point stays copyable",
+        [source_rp("a", 0), source_rp("b", 10)],
+        target(copy_rp("b", 10, state="Succeeded")),
+        [job("b", JobState.FAILED, 10, runs_failed=1)],
+        {"a": "copy", "b": "copy"},
+    ),
+    (
+        "a re-run waiting for its turn is in flight, never copied twice",
+        [source_rp("a", 0)],
+        target(copy_rp("a", 0, state="Succeeded")),
+        [job("a", JobState.RERUN_PENDING, 0, runs_failed=1)],
+        {"a": "rerun-pending"},
     ),
     (
         "older than a copied restore point: superseded",
@@ -470,7 +499,17 @@ def test_plan_properties(
     # Never older than anything already copied or being copied (creation order).
     mark = newest_copied(source, tgt_view, jobs)
     assert mark is None or all(c.created_at >= mark for c in plan.copies)
-    copied = {rp.source_restore_point_id.lower() for rp in tgt_view.restore_points if rp.is_copy}
+    # A failed copy in the target is not a copy (it is deleted before its re-run).
+    failed = failed_sources(tgt_view, jobs)
+    copied = {
+        rp.source_restore_point_id.lower()
+        for rp in tgt_view.restore_points
+        if rp.is_copy and rp.source_restore_point_id.lower() not in failed
+    }
+    for s in plan.skipped:
+        if s.reason is SkipReason.ALREADY_COPIED:
+            # Never report a failed copy as copied.
+            assert s.source_restore_point_id.lower() not in failed
     by_source = jobs_by_source(jobs)
     by_id = {rp.id: rp for rp in source}
     for c in plan.copies:
