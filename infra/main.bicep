@@ -21,6 +21,9 @@ param location string
 @description('Protected source scopes, comma-separated: subscription ids (GUID or /subscriptions/<id>) and/or resource group ids (/subscriptions/<id>/resourceGroups/<name>). Every protected subscription is swept and gets an Event Grid system topic (infra/events/).')
 param protectedScopes string
 
+@description('Target scopes (where the copies go), comma-separated, same forms as protectedScopes; a target resource group must exist. Empty: copies stay in the protected scopes (the default target resource group is the source\'s).')
+param targetScopes string = ''
+
 @description('E-mail address that receives the alerts (failed copies, RPO breaches, poison messages).')
 param alertEmail string
 
@@ -68,6 +71,8 @@ var deadLetterContainerName = 'eventgrid-deadletter'
 var protectedScopeList = [for s in split(replace(protectedScopes, ' ', ''), ','): contains(s, '/') ? toLower(s) : '/subscriptions/${toLower(s)}']
 var protectedScopeIds = filter(protectedScopeList, s => s != '/subscriptions/')
 var protectedSubscriptionList = [for s in protectedScopeIds: split(s, '/')[2]]
+var targetScopeList = [for s in split(replace(targetScopes, ' ', ''), ','): contains(s, '/') ? toLower(s) : '/subscriptions/${toLower(s)}']
+var targetScopeIds = filter(targetScopeList, s => s != '/subscriptions/')
 // Every subscription that holds a protected scope is swept (SWEEP_SUBSCRIPTIONS); union()
 // removes duplicates.
 var sweepSubscriptions = union(protectedSubscriptionList, [])
@@ -182,3 +187,6 @@ output RPCOPY_EVENTS_IDENTITY_ID string = identity.outputs.eventsIdentityId
 output RPCOPY_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output RPCOPY_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output RPCOPY_APPINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+// The scopes, normalised; the hooks deploy infra/access and infra/events with them.
+output RPCOPY_PROTECTED_SCOPES string = join(protectedScopeIds, ',')
+output RPCOPY_TARGET_SCOPES string = join(targetScopeIds, ',')
