@@ -1,0 +1,194 @@
+"""The app settings the Bicep gives the function app: every one is a setting the app reads or
+one of the Functions host's own, every setting the app reads is there (but the two secrets),
+and the app starts on the production values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.settings import Settings
+from tests.infra.bicep import INFRA, first_module, load_json, parse, resolve, settings_the_app_reads
+
+# The Functions host's own settings that the deployment sets (the app never reads them).
+HOST_SETTINGS = {
+    # Identity-based AzureWebJobsStorage (host state, triggers; the app's queues and tables too).
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    # Telemetry to Application Insights with Entra ID.
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+}
+
+# Settings the app reads that the deployment must NOT set, and why.
+NOT_DEPLOYED = {
+    "ARM_STATIC_TOKEN": "a bearer token for the local ARM emulator only (ARM_CREDENTIAL=static)",
+    "EVENTGRID_TOPIC_KEY": "a secret; without it the app publishes with its managed identity",
+}
+
+# Flex Consumption rejects these (the runtime and the package are in functionAppConfig), and a
+# connection string would mean shared keys, which the storage account disables.
+FORBIDDEN = {
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "FUNCTIONS_WORKER_RUNTIME_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTSHARE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "WEBSITE_NODE_DEFAULT_VERSION",
+    "AzureWebJobsStorage",
+    "APPINSIGHTS_INSTRUMENTATIONKEY",
+}
+
+FUNCTION = INFRA / "app" / "function.bicep"
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+SUBSCRIPTIONS = ["aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"]
+ACCOUNT = "strpcopytoken"
+
+
+def _main_default(name: str) -> Any:
+    return parse(INFRA / "main.bicep")["parameters"][name].get("default")
+
+
+def deployed_settings() -> dict[str, Any]:
+    """The app settings as Azure would see them, with made-up values for what the deployment
+    creates (identity client id, storage endpoints, connection string)."""
+    tree = parse(FUNCTION)
+    names = {
+        "identityClientId": CLIENT_ID,
+        "armEndpoint": _main_default("armEndpoint"),
+        "policyFile": _main_default("policyFile"),
+        "eventGridTopicEndpoint": _main_default("eventGridTopicEndpoint"),
+        "sweepSubscriptions": SUBSCRIPTIONS,
+        "storage.properties.primaryEndpoints.blob": f"https://{ACCOUNT}.blob.core.windows.net/",
+        "storage.properties.primaryEndpoints.queue": f"https://{ACCOUNT}.queue.core.windows.net/",
+        "storage.properties.primaryEndpoints.table": f"https://{ACCOUNT}.table.core.windows.net/",
+        "appInsights.properties.ConnectionString": "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westus-0.in.applicationinsights.azure.com/",
+    }
+    computed = {k: resolve(v, names) for k, v in tree["variables"]["deployedSettings"]["value"].items()}
+    tunable = load_json("app/settings.json")
+    overlap = set(tunable) & set(computed)
+    assert not overlap, f"set twice (settings.json and function.bicep): {sorted(overlap)}"
+    return {**tunable, **computed}
+
+
+def test_the_site_gets_the_union_of_both_sets() -> None:
+    tree = parse(FUNCTION)
+    text = FUNCTION.read_text()
+    assert "var tunableSettings = loadJsonContent('settings.json')" in text
+    assert "var appSettings = union(tunableSettings, deployedSettings)" in text
+    site = tree["resources"]["site"]["config"]
+    assert "appSettings" in str(site["properties"]["siteConfig"]["appSettings"])
+
+
+def test_every_setting_is_one_the_app_or_the_host_knows() -> None:
+    unknown = set(deployed_settings()) - settings_the_app_reads() - HOST_SETTINGS
+    assert not unknown, f"the deployment sets settings nobody reads: {sorted(unknown)}"
+
+
+def test_every_setting_the_app_reads_is_deployed() -> None:
+    missing = settings_the_app_reads() - set(deployed_settings()) - set(NOT_DEPLOYED)
+    assert not missing, f"add to infra/app/settings.json or function.bicep: {sorted(missing)}"
+    leaked = set(NOT_DEPLOYED) & set(deployed_settings())
+    assert not leaked, f"must not be deployed: {[(k, NOT_DEPLOYED[k]) for k in sorted(leaked)]}"
+
+
+def test_no_setting_flex_consumption_rejects() -> None:
+    assert not FORBIDDEN & set(deployed_settings())
+
+
+def test_nothing_secret_in_plain_settings() -> None:
+    for name, value in deployed_settings().items():
+        text = str(value).lower()
+        for marker in ("accountkey=", "sharedaccesssignature", "sig=", "password", "secret"):
+            assert marker not in text, f"{name} looks like it holds a secret"
+
+
+def test_the_app_starts_on_the_production_values() -> None:
+    env = {k: str(v) for k, v in deployed_settings().items()}
+    settings = Settings.from_env(env)
+    assert settings.arm.endpoint == "https://management.azure.com"
+    assert settings.arm.credential == "default"
+    assert settings.arm.managed_identity_client_id == CLIENT_ID
+    assert settings.arm.static_token is None
+    assert settings.storage_connection == "AzureWebJobsStorage"
+    assert settings.sweep_subscriptions == tuple(SUBSCRIPTIONS)
+    assert settings.http_auth_level == "function"
+
+
+def test_the_identity_based_storage_connection_is_complete() -> None:
+    """The app's own storage clients (queues, tables) read the same connection as the host."""
+    env = {k: str(v) for k, v in deployed_settings().items()}
+    storage = first_module("shared.storage.account", "shared.storage")
+    account = storage.StorageAccount.from_env(env["STORAGE_CONNECTION"], env)
+    assert account.connection_string is None
+    assert account.queue_service_uri == f"https://{ACCOUNT}.queue.core.windows.net/"
+    assert account.table_service_uri == f"https://{ACCOUNT}.table.core.windows.net/"
+    assert account.client_id == CLIENT_ID
+    assert env["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert env["AzureWebJobsStorage__clientId"] == CLIENT_ID
+
+
+def test_telemetry_uses_entra_id() -> None:
+    env = deployed_settings()
+    assert env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == f"ClientId={CLIENT_ID};Authorization=AAD"
+    insights = parse(INFRA / "monitoring.bicep")["resources"]["appInsights"]["config"]["properties"]
+    assert insights["DisableLocalAuth"] is True
+    assert insights["WorkspaceResourceId"], "App Insights must sit on the Log Analytics workspace"
+
+
+def test_queues_and_tables_created_are_the_ones_the_app_uses() -> None:
+    settings = Settings.from_env({k: str(v) for k, v in deployed_settings().items()})
+    text = (INFRA / "app" / "storage.bicep").read_text()
+    for key in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH", "EVENTS_QUEUE"):
+        assert f"settings.{key}" in text, f"storage.bicep does not create the {key} queue"
+    assert "'${q}-poison'" in text, "the poison queues are not created"
+    assert "settings.LEDGER_TABLE" in text and "settings.RULES_TABLE" in text
+    assert settings.queues.stages() == tuple(
+        load_json("app/settings.json")[k]
+        for k in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH")
+    )
+
+
+def test_storage_account_allows_no_shared_keys() -> None:
+    props = parse(INFRA / "app" / "storage.bicep")["resources"]["account"]["config"]["properties"]
+    assert props["allowSharedKeyAccess"] is False
+    assert props["allowBlobPublicAccess"] is False
+    assert props["minimumTlsVersion"] == "TLS1_2"
+
+
+def test_flex_consumption_python_311_with_a_max_instance_parameter() -> None:
+    tree = parse(FUNCTION)
+    plan = tree["resources"]["plan"]["config"]
+    assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+    config = tree["resources"]["site"]["config"]["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["scaleAndConcurrency"]["maximumInstanceCount"] == "maximumInstanceCount"
+    storage = config["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert storage["authentication"]["type"] == "UserAssignedIdentity"
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["maximumInstanceCount"]["type"] == "int"
+    assert main["modules"]["function"]["config"]["params"]["maximumInstanceCount"] == "maximumInstanceCount"
+
+
+@pytest.mark.parametrize(
+    ("role", "why"),
+    [
+        ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "Storage Blob Data Owner"),
+        ("974c5e8b-45b9-4653-ba55-5f855dd0fb88", "Storage Queue Data Contributor"),
+        ("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "Storage Table Data Contributor"),
+    ],
+)
+def test_app_identity_has_the_storage_data_roles(role: str, why: str) -> None:
+    text = (INFRA / "rbac" / "storage-access.bicep").read_text()
+    assert role in text, why
+
+
+def test_app_identity_publishes_telemetry() -> None:
+    text = (INFRA / "rbac" / "monitoring-access.bicep").read_text()
+    assert "3913510d-42f4-4e42-8a64-420c390055eb" in text  # Monitoring Metrics Publisher
