@@ -7,9 +7,11 @@ packaging<24, pytest needs >=24). `make setup` installs it from requirements-inf
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,9 @@ def checkov_report() -> dict[str, Any]:
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
     bicep = [r for r in reports if r.get("check_type") == "bicep"]
-    assert len(bicep) == 1, f"expected one bicep report, got {[r.get('check_type') for r in reports]}"
+    assert len(bicep) == 1, (
+        f"expected one bicep report, got {[r.get('check_type') for r in reports]}"
+    )
     return bicep[0]
 
 
@@ -61,3 +65,30 @@ def checkov_report() -> dict[str, Any]:
 def infra_python() -> Path:
     """The infra venv's Python (it has PyYAML, which the dev venv does not)."""
     return infra_tool("python")
+
+
+@pytest.fixture(scope="session")
+def deployed_functions() -> dict[str, list[dict[str, Any]]]:
+    """function_app.py indexed under the deployed app settings: function name -> its raw
+    bindings (what the host reads). get_functions() may run only once per app object, so this
+    imports a fresh function_app and puts the previous module and os.environ back afterwards."""
+    from tests.infra.deployed import deployed_settings
+
+    previous = sys.modules.pop("function_app", None)
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [
+            k for k in os.environ if k in deployed_settings() or k.startswith("AzureWebJobs")
+        ]:
+            patch.delenv(key)
+        for key, value in deployed_settings().items():
+            patch.setenv(key, str(value))
+        try:
+            module = importlib.import_module("function_app")
+            return {
+                f.get_function_name(): [json.loads(raw) for raw in f.get_raw_bindings()]
+                for f in module.app.get_functions()
+            }
+        finally:
+            sys.modules.pop("function_app", None)
+            if previous is not None:
+                sys.modules["function_app"] = previous

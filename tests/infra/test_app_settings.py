@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from shared.settings import Settings
-from tests.infra.bicep import INFRA, first_module, load_json, parse, resolve, settings_the_app_reads
+from tests.infra.bicep import INFRA, first_module, load_json, parse, settings_the_app_reads
+from tests.infra.deployed import ACCOUNT, CLIENT_ID, FUNCTION, SUBSCRIPTIONS, deployed_settings
 
 # The Functions host's own settings that the deployment sets (the app never reads them).
 HOST_SETTINGS = {
@@ -43,37 +44,6 @@ FORBIDDEN = {
     "AzureWebJobsStorage",
     "APPINSIGHTS_INSTRUMENTATIONKEY",
 }
-
-FUNCTION = INFRA / "app" / "function.bicep"
-CLIENT_ID = "11111111-2222-3333-4444-555555555555"
-SUBSCRIPTIONS = ["aaaaaaaa-0000-0000-0000-000000000001", "aaaaaaaa-0000-0000-0000-000000000002"]
-ACCOUNT = "strpcopytoken"
-
-
-def _main_default(name: str) -> Any:
-    return parse(INFRA / "main.bicep")["parameters"][name].get("default")
-
-
-def deployed_settings() -> dict[str, Any]:
-    """The app settings as Azure would see them, with made-up values for what the deployment
-    creates (identity client id, storage endpoints, connection string)."""
-    tree = parse(FUNCTION)
-    names = {
-        "identityClientId": CLIENT_ID,
-        "armEndpoint": _main_default("armEndpoint"),
-        "policyFile": _main_default("policyFile"),
-        "eventGridTopicEndpoint": _main_default("eventGridTopicEndpoint"),
-        "sweepSubscriptions": SUBSCRIPTIONS,
-        "storage.properties.primaryEndpoints.blob": f"https://{ACCOUNT}.blob.core.windows.net/",
-        "storage.properties.primaryEndpoints.queue": f"https://{ACCOUNT}.queue.core.windows.net/",
-        "storage.properties.primaryEndpoints.table": f"https://{ACCOUNT}.table.core.windows.net/",
-        "appInsights.properties.ConnectionString": "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westus-0.in.applicationinsights.azure.com/",
-    }
-    computed = {k: resolve(v, names) for k, v in tree["variables"]["deployedSettings"]["value"].items()}
-    tunable = load_json("app/settings.json")
-    overlap = set(tunable) & set(computed)
-    assert not overlap, f"set twice (settings.json and function.bicep): {sorted(overlap)}"
-    return {**tunable, **computed}
 
 
 def test_the_site_gets_the_union_of_both_sets() -> None:
@@ -135,7 +105,10 @@ def test_the_identity_based_storage_connection_is_complete() -> None:
 
 def test_telemetry_uses_entra_id() -> None:
     env = deployed_settings()
-    assert env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == f"ClientId={CLIENT_ID};Authorization=AAD"
+    assert (
+        env["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+        == f"ClientId={CLIENT_ID};Authorization=AAD"
+    )
     insights = parse(INFRA / "monitoring.bicep")["resources"]["appInsights"]["config"]["properties"]
     assert insights["DisableLocalAuth"] is True
     assert insights["WorkspaceResourceId"], "App Insights must sit on the Log Analytics workspace"
@@ -144,10 +117,17 @@ def test_telemetry_uses_entra_id() -> None:
 def test_queues_and_tables_created_are_the_ones_the_app_uses() -> None:
     settings = Settings.from_env({k: str(v) for k, v in deployed_settings().items()})
     text = (INFRA / "app" / "storage.bicep").read_text()
-    for key in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH", "EVENTS_QUEUE"):
+    for key in (
+        "QUEUE_ENSURE_TARGET",
+        "QUEUE_START_COPY",
+        "QUEUE_POLL",
+        "QUEUE_FINISH",
+        "EVENTS_QUEUE",
+    ):
         assert f"settings.{key}" in text, f"storage.bicep does not create the {key} queue"
     assert "'${q}-poison'" in text, "the poison queues are not created"
-    assert "settings.LEDGER_TABLE" in text and "settings.RULES_TABLE" in text
+    assert "settings.LEDGER_TABLE" in text
+    assert "settings.RULES_TABLE" in text
     assert settings.queues.stages() == tuple(
         load_json("app/settings.json")[k]
         for k in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH")
@@ -173,7 +153,10 @@ def test_flex_consumption_python_311_with_a_max_instance_parameter() -> None:
     assert storage["authentication"]["type"] == "UserAssignedIdentity"
     main = parse(INFRA / "main.bicep")
     assert main["parameters"]["maximumInstanceCount"]["type"] == "int"
-    assert main["modules"]["function"]["config"]["params"]["maximumInstanceCount"] == "maximumInstanceCount"
+    assert (
+        main["modules"]["function"]["config"]["params"]["maximumInstanceCount"]
+        == "maximumInstanceCount"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,3 +175,24 @@ def test_app_identity_has_the_storage_data_roles(role: str, why: str) -> None:
 def test_app_identity_publishes_telemetry() -> None:
     text = (INFRA / "rbac" / "monitoring-access.bicep").read_text()
     assert "3913510d-42f4-4e42-8a64-420c390055eb" in text  # Monitoring Metrics Publisher
+
+
+def test_function_app_indexes_on_the_deployed_settings(
+    deployed_functions: dict[str, list[dict[str, Any]]],
+) -> None:
+    """function_app.py reads its queue names, connection and timer schedule at indexing."""
+    settings = load_json("app/settings.json")
+    queues = {
+        b["queueName"]: b["connection"]
+        for bs in deployed_functions.values()
+        for b in bs
+        if b["type"] == "queueTrigger"
+    }
+    stages = [
+        settings[k]
+        for k in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH")
+    ]
+    assert set(queues) == set(stages) | {f"{q}-poison" for q in stages}
+    assert set(queues.values()) == {"AzureWebJobsStorage"}
+    (timer,) = [b for bs in deployed_functions.values() for b in bs if b["type"] == "timerTrigger"]
+    assert timer["schedule"] == settings["SWEEP_SCHEDULE"]

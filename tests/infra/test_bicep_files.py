@@ -61,12 +61,17 @@ def test_azd_provision_only_deploys_into_its_own_resource_group() -> None:
     into the group it creates (rg) and nowhere else; other scopes belong to the hooks."""
     tree = parse(INFRA / "main.bicep")
     assert tree["globals"]["scope"]["value"] == "subscription"
-    groups = [n for n, r in tree["resources"].items() if r["type"] == "Microsoft.Resources/resourceGroups"]
+    groups = [
+        n for n, r in tree["resources"].items() if r["type"] == "Microsoft.Resources/resourceGroups"
+    ]
     assert groups == ["rg"], f"main.bicep must create exactly one resource group, found {groups}"
     for name, module in tree["modules"].items():
-        assert module["config"].get("scope") == "rg", f"main.bicep module {name} is not scoped to rg"
+        assert module["config"].get("scope") == "rg", (
+            f"main.bicep module {name} is not scoped to rg"
+        )
     text = (INFRA / "main.bicep").read_text()
-    assert "resourceGroup(" not in text and "subscription(" not in text.replace("subscription()", "")
+    assert "resourceGroup(" not in text
+    assert "subscription(" not in text.replace("subscription()", "")
 
 
 def test_main_parameters_name_every_required_main_parameter() -> None:

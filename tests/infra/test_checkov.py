@@ -9,7 +9,9 @@ from tests.infra.bicep import bicep_files, parse
 
 
 def _summary(check: dict[str, Any]) -> str:
-    return f"{check['check_id']} {check['check_name']} on {check['resource']} ({check['file_path']})"
+    return (
+        f"{check['check_id']} {check['check_name']} on {check['resource']} ({check['file_path']})"
+    )
 
 
 def test_no_failed_checks(checkov_report: dict[str, Any]) -> None:
