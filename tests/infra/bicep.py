@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pycep import BicepParser
+try:
+    from pycep import BicepParser
+except ModuleNotFoundError as exc:  # pragma: no cover - a setup problem, said plainly
+    raise ModuleNotFoundError(
+        "pycep-parser is not installed in this venv: run `make setup` (requirements-dev.txt "
+        "pins it, the same version checkov uses)"
+    ) from exc
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
