@@ -8,14 +8,11 @@ param skuName string
 param deploymentContainerName string
 param deadLetterContainerName string
 
-// The queue and table names are the app settings in settings.json (one source for both).
+// The queue and table names are the app settings in settings.json (one source for both):
+// every QUEUE_* setting names a stage queue.
 var settings = loadJsonContent('settings.json')
-var stageQueues = [
-  settings.QUEUE_ENSURE_TARGET
-  settings.QUEUE_START_COPY
-  settings.QUEUE_POLL
-  settings.QUEUE_FINISH
-]
+var queueOrEmpty = [for s in items(settings): startsWith(s.key, 'QUEUE_') ? s.value : '']
+var stageQueues = filter(queueOrEmpty, q => !empty(q))
 // The host moves a message that failed maxDequeueCount times to <queue>-poison.
 var poisonQueues = [for q in stageQueues: '${q}-poison']
 var queueNames = concat(stageQueues, poisonQueues, [settings.EVENTS_QUEUE])

@@ -114,23 +114,20 @@ def test_telemetry_uses_entra_id() -> None:
     assert insights["WorkspaceResourceId"], "App Insights must sit on the Log Analytics workspace"
 
 
+def _queue_settings() -> dict[str, str]:
+    """storage.bicep creates one stage queue (and its -poison queue) per QUEUE_* setting."""
+    return {k: v for k, v in load_json("app/settings.json").items() if k.startswith("QUEUE_")}
+
+
 def test_queues_and_tables_created_are_the_ones_the_app_uses() -> None:
     settings = Settings.from_env({k: str(v) for k, v in deployed_settings().items()})
     text = (INFRA / "app" / "storage.bicep").read_text()
-    for key in (
-        "QUEUE_ENSURE_TARGET",
-        "QUEUE_START_COPY",
-        "QUEUE_POLL",
-        "QUEUE_FINISH",
-        "EVENTS_QUEUE",
-    ):
-        assert f"settings.{key}" in text, f"storage.bicep does not create the {key} queue"
+    assert "startsWith(s.key, 'QUEUE_')" in text
     assert "'${q}-poison'" in text, "the poison queues are not created"
-    assert "settings.LEDGER_TABLE" in text
-    assert "settings.RULES_TABLE" in text
-    assert settings.queues.stages() == tuple(
-        load_json("app/settings.json")[k]
-        for k in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH")
+    for key in ("EVENTS_QUEUE", "LEDGER_TABLE", "RULES_TABLE"):
+        assert f"settings.{key}" in text, f"storage.bicep does not create {key}"
+    assert set(settings.queues.stages()) == set(_queue_settings().values()), (
+        "every stage queue of the app needs its QUEUE_* setting in infra/app/settings.json"
     )
 
 
@@ -181,18 +178,19 @@ def test_function_app_indexes_on_the_deployed_settings(
     deployed_functions: dict[str, list[dict[str, Any]]],
 ) -> None:
     """function_app.py reads its queue names, connection and timer schedule at indexing."""
-    settings = load_json("app/settings.json")
     queues = {
         b["queueName"]: b["connection"]
-        for bs in deployed_functions.values()
-        for b in bs
+        for bindings in deployed_functions.values()
+        for b in bindings
         if b["type"] == "queueTrigger"
     }
-    stages = [
-        settings[k]
-        for k in ("QUEUE_ENSURE_TARGET", "QUEUE_START_COPY", "QUEUE_POLL", "QUEUE_FINISH")
-    ]
-    assert set(queues) == set(stages) | {f"{q}-poison" for q in stages}
+    stages = set(_queue_settings().values())
+    assert set(queues) == stages | {f"{q}-poison" for q in stages}
     assert set(queues.values()) == {"AzureWebJobsStorage"}
-    (timer,) = [b for bs in deployed_functions.values() for b in bs if b["type"] == "timerTrigger"]
-    assert timer["schedule"] == settings["SWEEP_SCHEDULE"]
+    (timer,) = [
+        b
+        for bindings in deployed_functions.values()
+        for b in bindings
+        if b["type"] == "timerTrigger"
+    ]
+    assert timer["schedule"] == load_json("app/settings.json")["SWEEP_SCHEDULE"]
