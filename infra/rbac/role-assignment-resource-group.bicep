@@ -1,0 +1,17 @@
+// The custom role for the app identity on one resource group
+// (deployed with scope: resourceGroup(subscriptionId, name)).
+targetScope = 'resourceGroup'
+
+param principalId string
+param roleDefinitionGuid string
+
+resource assignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, roleDefinitionGuid)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleDefinitionGuid)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output id string = assignment.id
