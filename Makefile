@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# checkov (infrastructure scans) pins packages the test tools cannot share: its own venv.
+INFRA_VENV ?= .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup test test-fast demo run lint fmt bench clean
+.PHONY: setup test test-infra test-fast demo run lint fmt bench clean
 
 $(PY_STAMP): requirements.txt requirements-dev.txt Makefile
 	$(PY) -m venv $(VENV)
@@ -22,21 +25,31 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(PY_STAMP) $(NODE_STAMP)
+$(INFRA_STAMP): requirements-infra.txt Makefile
+	$(PY) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -U pip==25.3
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-infra.txt
+	touch $@
+
+setup: $(PY_STAMP) $(NODE_STAMP) $(INFRA_STAMP)
 
 ## make test: the whole suite (unit, functions, emulator, devhost, integration)
 test: setup
-	$(BIN)/python -m pytest
+	RPCOPY_INFRA_VENV=$(INFRA_VENV) $(BIN)/python -m pytest
+
+## make test-infra: the offline checks of infra/ (Bicep parsed, checkov, settings and role kept equal to the code)
+test-infra: $(PY_STAMP) $(INFRA_STAMP)
+	RPCOPY_INFRA_VENV=$(INFRA_VENV) $(BIN)/python -m pytest tests/infra
 
 ## make demo: Azurite + ARM emulator + local host; copies a restore point end to end
-demo: setup
+demo: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m devstack demo
 
 ## make run: start the stack and keep it running (Ctrl-C stops everything)
-run: setup
+run: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m devstack run
 
-lint: setup
+lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -49,4 +62,4 @@ bench: setup
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .stack
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .pytest_cache .ruff_cache .stack

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,11 @@ from shared.storage.ledger import Ledger
 from shared.storage.pairs import PairStore
 from shared.storage.queues import QueueSender
 from shared.storage.topic import TopicPublisher
+
+log = logging.getLogger(__name__)
+
+# Events an operator is alerted on (infra/alerts/*.kql look for these type names in the logs).
+ALERTING_EVENTS = frozenset({"rpcopy.copy.failed", "rpcopy.rpo.breached"})
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,10 +98,15 @@ class Services:
         )
 
     async def emit(self, event_json: str) -> None:
-        """Send one CloudEvent to the events queue (and the Event Grid topic, if configured)."""
+        """Send one CloudEvent to the events queue (and the Event Grid topic, if configured),
+        and log one line naming its type: the deployed alert rules query those lines."""
         await self.queues.send(self.settings.queues.events, event_json)
         if self.topic is not None:
             await self.topic.publish(event_json)
+        event = json.loads(event_json)
+        event_type = str(event.get("type", ""))
+        level = logging.WARNING if event_type in ALERTING_EVENTS else logging.INFO
+        log.log(level, "event %s %s (%s)", event_type, event.get("subject"), event.get("id"))
 
     async def close(self) -> None:
         await self.arm.close()
