@@ -54,27 +54,43 @@ def subscription_body(sub: Subscription) -> dict[str, Any]:
     }
 
 
+def _tracked(
+    name: str,
+    resource_id: str,
+    resource_type: str,
+    location: str,
+    tags: dict[str, str] | None,
+    *,
+    id_first: bool = False,
+) -> dict[str, Any]:
+    """A tracked resource's envelope: name and id (Resources puts the id first), type, location
+    and tags (only when set)."""
+    body: dict[str, Any] = (
+        {"id": resource_id, "name": name} if id_first else {"name": name, "id": resource_id}
+    )
+    body["type"] = resource_type
+    body["location"] = location
+    if tags is not None:
+        body["tags"] = tags
+    return body
+
+
 def rg_body(rg: ResourceGroup) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": rg.id,
-        "name": rg.name,
-        "type": RG_TYPE,
-        "location": rg.location,
-    }
-    if rg.tags is not None:
-        body["tags"] = rg.tags
+    body = _tracked(rg.name, rg.id, RG_TYPE, rg.location, rg.tags, id_first=True)
     body["properties"] = {"provisioningState": "Succeeded"}
     return body
 
 
+def _disk_entry(lun: int | None, os_type: str | None, name: str) -> dict[str, Any]:
+    """The head of a storage profile disk: `osType` (the OS disk) or `lun`, then `name`."""
+    entry: dict[str, Any] = {"osType": os_type} if lun is None else {"lun": lun}
+    entry["name"] = name
+    return entry
+
+
 def _vm_disk_entry(att: VmDisk) -> dict[str, Any]:
     disk = att.disk
-    entry: dict[str, Any] = {}
-    if att.lun is None:
-        entry["osType"] = disk.os_type
-    else:
-        entry["lun"] = att.lun
-    entry["name"] = disk.name
+    entry = _disk_entry(att.lun, disk.os_type, disk.name)
     entry["createOption"] = "FromImage" if att.lun is None else "Attach"
     entry["caching"] = att.caching
     if att.ephemeral:
@@ -112,13 +128,9 @@ def vm_body(vm: VirtualMachine) -> dict[str, Any]:
     }
     if vm.security_type:
         props["securityProfile"] = {"securityType": vm.security_type}
-    return {
-        "name": vm.name,
-        "id": vm.id,
-        "type": VM_TYPE,
-        "location": vm.location,
-        "properties": props,
-    }
+    body = _tracked(vm.name, vm.id, VM_TYPE, vm.location, None)
+    body["properties"] = props
+    return body
 
 
 def disk_body(disk: Disk) -> dict[str, Any]:
@@ -147,10 +159,7 @@ def disk_body(disk: Disk) -> dict[str, Any]:
     )
     if disk.max_shares > 1:
         props["maxShares"] = disk.max_shares
-    body: dict[str, Any] = {"name": disk.name, "id": disk.id, "type": DISK_TYPE}
-    body["location"] = disk.location
-    if disk.tags is not None:
-        body["tags"] = disk.tags
+    body = _tracked(disk.name, disk.id, DISK_TYPE, disk.location, disk.tags)
     if disk.managed_by:
         body["managedBy"] = disk.managed_by
     body["sku"] = {"name": disk.sku, "tier": _sku_tier(disk.sku)}
@@ -181,14 +190,7 @@ def rpc_body(
     cfg: EmulatorConfig | None = None,
     api_version: str = "",
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": rpc.name,
-        "id": rpc.id,
-        "type": RPC_TYPE,
-        "location": rpc.location,
-    }
-    if rpc.tags is not None:
-        body["tags"] = rpc.tags
+    body = _tracked(rpc.name, rpc.id, RPC_TYPE, rpc.location, rpc.tags)
     props: dict[str, Any] = {"source": {"id": rpc.source_id, "location": rpc.source_location}}
     if rpc.instant_access is not None:
         props["instantAccess"] = rpc.instant_access
@@ -204,12 +206,7 @@ def rpc_body(
 
 
 def _metadata_disk(drp: DiskRestorePoint, rp: RestorePoint, *, copy_done: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    if drp.lun is None:
-        entry["osType"] = drp.os_type
-    else:
-        entry["lun"] = drp.lun
-    entry["name"] = drp.disk_name
+    entry = _disk_entry(drp.lun, drp.os_type, drp.disk_name)
     entry["caching"] = drp.caching
     entry["diskSizeGB"] = drp.size_gb
     entry["managedDisk"] = {"storageAccountType": drp.sku, "id": drp.disk_id}
