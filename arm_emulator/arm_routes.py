@@ -21,7 +21,7 @@ from .core import Core
 from .engine import Emulator
 from .errors import ArmError
 from .events import RequestContext, claims_from_token
-from .faults import DEFAULT_HTTP_ERRORS
+from .faults import ANSWER_KINDS, DEFAULT_HTTP_ERRORS
 from .formatting import dumps
 from .wire import ArmRequest, Reply
 
@@ -123,7 +123,9 @@ class ArmApp:
         drop_after = False
         try:
             reply: Reply | None = None
-            fired = emu.faults.fire(operation, method, path, REQUEST_FAULT_KINDS)
+            fired = emu.faults.fire(
+                operation, method, path, REQUEST_FAULT_KINDS, exclusive=ANSWER_KINDS
+            )
             for rule in fired:
                 if rule.kind == "delay":
                     await asyncio.sleep(float(rule.params.get("seconds", 0)))
@@ -134,7 +136,7 @@ class ArmApp:
                         await _drop(scope)
                         return
                     drop_after = True
-                elif rule.kind == "http" and reply is None:
+                elif rule.kind == "http":
                     fault_note = f"{rule.id}:http"
                     reply = self._fault_reply(rule.params, route, correlation)
             try:

@@ -98,24 +98,28 @@ def start_copy(
     rp = build_copy(core, target, name, source, inputs)
     method = context.method if context else "PUT"
     for rule in core.faults.fire(
-        "RestorePoints_Create", method, rp.id, frozenset({"replication_failure"})
+        "RestorePoints_Create",
+        method,
+        rp.id,
+        frozenset({"replication_failure"}),
+        applies=lambda rule: bool(_failing_disks(rp, rule.params)),
     ):
-        _inject_replication_failure(rp, rule.params)
+        for drp in _failing_disks(rp, rule.params):
+            after = rule.params.get("failAfterSeconds")
+            at = float(after) if after is not None else drp.duration / 2
+            # Two rules on one disk: it fails at the earlier time.
+            drp.fail_after = at if drp.fail_after is None else min(drp.fail_after, at)
     op = core.ops.start_rp_create(rp, core.config.copy_lro_seconds, api_version, context)
     rp.replication_start = op.end
     return rp, op
 
 
-def _inject_replication_failure(rp: RestorePoint, params: dict[str, Any]) -> None:
-    targets = rp.disks
+def _failing_disks(rp: RestorePoint, params: dict[str, Any]) -> list[DiskRestorePoint]:
+    """The disks a replication_failure rule names (default: the first disk of the copy)."""
     if "disk" in params:
-        targets = [d for d in rp.disks if d.disk_name.lower() == str(params["disk"]).lower()]
-    elif "lun" in params:
-        targets = [d for d in rp.disks if d.lun == params["lun"]]
-    elif params.get("os"):
-        targets = [d for d in rp.disks if d.lun is None]
-    else:
-        targets = rp.disks[:1]
-    for drp in targets:
-        after = params.get("failAfterSeconds")
-        drp.fail_after = float(after) if after is not None else drp.duration / 2
+        return [d for d in rp.disks if d.disk_name.lower() == str(params["disk"]).lower()]
+    if "lun" in params:
+        return [d for d in rp.disks if d.lun == params["lun"]]
+    if params.get("os"):
+        return [d for d in rp.disks if d.lun is None]
+    return rp.disks[:1]

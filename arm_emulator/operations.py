@@ -199,8 +199,9 @@ class Scheduler:
         op = self._new(kind, resource_id, subscription, region, duration, api_version, context)
         method = context.method if context else "PUT"
         completion = COMPLETIONS[kind]
+        lro_failure = frozenset({"lro_failure"})
         fired = self.faults.fire(
-            completion.operation_id, method, resource_id, frozenset({"lro_failure"})
+            completion.operation_id, method, resource_id, lro_failure, exclusive=lro_failure
         )
         if fired:
             code, message = completion.error
