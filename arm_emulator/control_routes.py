@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from . import __version__, local_rps
+from . import __version__, local_rps, versions
 from .clock import format_arm
 from .engine import Emulator
 from .errors import ArmError
@@ -134,7 +134,7 @@ def build_control_app(emu: Emulator) -> Router:
             mode_raw=mode,
             minutes=minutes,
             inputs=inputs,
-            api_version="2025-04-01",
+            api_version=versions.APP_COMPUTE_VERSION,
             context=emu.control_context(),
             changed=changed,
             changed_fraction=fraction,

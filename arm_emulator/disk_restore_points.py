@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from . import errors, ids, lookups, replication, rules
 from .core import Core
-from .formatting import drp_body
+from .rp_bodies import drp_body
 from .store import DiskRestorePoint, RestorePoint
 from .wire import ArmRequest, Reply, read_int, read_object, read_string
 
 
 def get_drp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     rp, drp = lookups.drp_of(core.store, route)
-    return Reply(200, drp_body(rp, drp, core.now(), core.config))
+    return Reply(200, drp_body(rp, drp, core.now(), core.config, api_version=req.api_version))
 
 
 def list_drps(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     rp = lookups.rp_of(core.store, route, as_parent=True)
     now = core.now()
-    return Reply(200, {"value": [drp_body(rp, d, now, core.config) for d in rp.disks]})
+    values = [drp_body(rp, d, now, core.config, api_version=req.api_version) for d in rp.disks]
+    return Reply(200, {"value": values})
 
 
 def drp_action(core: Core, route: ids.Route, req: ArmRequest) -> Reply:

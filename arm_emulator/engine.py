@@ -17,7 +17,7 @@ from .clock import format_arm
 from .config import EmulatorConfig
 from .core import Core
 from .events import RequestContext, claims_from_token
-from .formatting import snapshot_access_state
+from .rp_bodies import snapshot_access_state
 from .seeding import apply_seed
 from .store import RestorePointCollection
 

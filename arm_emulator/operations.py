@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import errors, ids, lookups
+from . import errors, ids, lookups, versions
 from .clock import VirtualClock, format_arm
 from .config import EmulatorConfig
 from .events import (
@@ -27,7 +27,8 @@ from .events import (
     RequestContext,
 )
 from .faults import FaultInjector
-from .formatting import disk_body, operation_body, rp_body
+from .formatting import disk_body, operation_body
+from .rp_bodies import rp_body
 from .store import Operation, RestorePoint, Store
 from .wire import ArmRequest, Reply
 
@@ -240,7 +241,9 @@ class Scheduler:
     ) -> Operation:
         """An operation that already succeeded (a seeded resource's create): no effect, no
         event, but its status URL answers."""
-        op = self._new(kind, resource_id, subscription, region, 0.0, "2025-04-01", None)
+        op = self._new(
+            kind, resource_id, subscription, region, 0.0, versions.APP_COMPUTE_VERSION, None
+        )
         op.status, op.end_time = "Succeeded", op.end
         return op
 

@@ -8,7 +8,8 @@ from typing import Any
 from . import copies, errors, ids, local_rps, lookups, rules, versions
 from .core import Core
 from .errors import ArmError
-from .formatting import dumps, instance_view_signature, rp_body
+from .formatting import dumps
+from .rp_bodies import instance_view_signature, rp_body
 from .store import RestorePoint, RestorePointCollection
 from .wire import (
     ArmRequest,
@@ -118,10 +119,10 @@ def get_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     rp = lookups.rp_of(core.store, route, as_parent=False)
     iv = read_expand(req.query, "instanceView")
     now = core.now()
-    # The body depends on the api-version only at these two thresholds.
-    api_bucket = (req.api_version >= "2025-04-01", req.api_version >= "2025-11-01")
+    # The body depends on the api-version only through the features it has.
+    shape = versions.shape(req.api_version)
     sig = instance_view_signature(rp, now, core.config)
-    cache_key = (rp.id, rp.version, rp.provisioning_state, iv, api_bucket, sig)
+    cache_key = (rp.id, rp.version, rp.provisioning_state, iv, shape, sig)
     cached = core.body_cache.get(cache_key)
     if cached is None:
         body = rp_body(rp, now, core.config, expand_instance_view=iv, api_version=req.api_version)

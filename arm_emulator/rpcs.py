@@ -7,7 +7,7 @@ from typing import Any
 
 from . import errors, ids, lookups, rules, versions
 from .core import Core
-from .formatting import rpc_body
+from .rp_bodies import rpc_body
 from .store import RestorePointCollection
 from .wire import (
     ArmRequest,
@@ -85,7 +85,7 @@ def put_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     )
     core.store.rpcs[key] = rpc
     core.emit_write(rpc.id, RPC_WRITE, req.context, False)
-    return Reply(201, rpc_body(rpc), dict(RPC_RATE_LIMITS))
+    return Reply(201, rpc_body(rpc, api_version=req.api_version), dict(RPC_RATE_LIMITS))
 
 
 def _update_rpc(
@@ -104,7 +104,7 @@ def _update_rpc(
     rpc.tags = tags
     rpc.version += 1
     core.emit_write(rpc.id, RPC_WRITE, req.context, True)
-    return Reply(200, rpc_body(rpc), dict(RPC_RATE_LIMITS))
+    return Reply(200, rpc_body(rpc, api_version=req.api_version), dict(RPC_RATE_LIMITS))
 
 
 def _check_immutable(
@@ -131,7 +131,7 @@ def patch_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         rpc.tags = read_tags(body)
     rpc.version += 1
     core.emit_write(rpc.id, RPC_WRITE, req.context, True)
-    return Reply(200, rpc_body(rpc))
+    return Reply(200, rpc_body(rpc, api_version=req.api_version))
 
 
 def get_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
@@ -164,7 +164,9 @@ def list_rpcs(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         after = int(token)
     page_size = max(1, int(core.config.page_size))
     page = [r for r in items if r.seq > after][: page_size + 1]
-    body: dict[str, Any] = {"value": [rpc_body(r) for r in page[:page_size]]}
+    body: dict[str, Any] = {
+        "value": [rpc_body(r, api_version=req.api_version) for r in page[:page_size]]
+    }
     if len(page) > page_size:
         body["nextLink"] = (
             f"{req.base_url}{req.path}?api-version={req.api_version}"

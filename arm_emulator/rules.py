@@ -20,7 +20,7 @@ from . import replication
 from .clock import VirtualClock, format_arm
 from .config import EmulatorConfig
 from .errors import ArmError
-from .formatting import snapshot_access_state
+from .rp_bodies import snapshot_access_state
 from .store import RestorePoint, RestorePointCollection, Store, VirtualMachine, VmDisk
 
 CRASH_UNSUPPORTED_SKUS = frozenset({"ultrassd_lrs", "premiumv2_lrs"})
