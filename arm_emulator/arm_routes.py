@@ -15,13 +15,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import errors, ids, versions
+from . import disk_restore_points, disks, errors, ids, resources, restore_points, rpcs, versions
 from .clock import format_routing
-from .engine import ArmRequest, Emulator, Reply
+from .core import Core
+from .engine import Emulator
 from .errors import ArmError
 from .events import RequestContext, claims_from_token
-from .faults import DEFAULT_HTTP_ERRORS
+from .faults import ANSWER_KINDS, DEFAULT_HTTP_ERRORS
 from .formatting import dumps
+from .wire import ArmRequest, Reply
 
 log = logging.getLogger("arm_emulator")
 
@@ -33,27 +35,37 @@ TRANSPORT_KEY = "arm_emulator.transport"
 MAX_BODY = 4 * 1024 * 1024
 REQUEST_FAULT_KINDS = frozenset({"http", "delay", "drop"})
 
-# (route kind, method) -> ARM operationId
-OPERATIONS: dict[tuple[str, str], str] = {
-    ("subscription", "GET"): "Subscriptions_Get",
-    ("rg", "PUT"): "ResourceGroups_CreateOrUpdate",
-    ("rg", "GET"): "ResourceGroups_Get",
-    ("vm", "GET"): "VirtualMachines_Get",
-    ("disk", "GET"): "Disks_Get",
-    ("disk", "PUT"): "Disks_CreateOrUpdate",
-    ("rpc", "PUT"): "RestorePointCollections_CreateOrUpdate",
-    ("rpc", "GET"): "RestorePointCollections_Get",
-    ("rpc", "PATCH"): "RestorePointCollections_Update",
-    ("rpc", "DELETE"): "RestorePointCollections_Delete",
-    ("rpc_list", "GET"): "RestorePointCollections_List",
-    ("rpc_list_all", "GET"): "RestorePointCollections_ListAll",
-    ("rp", "PUT"): "RestorePoints_Create",
-    ("rp", "GET"): "RestorePoints_Get",
-    ("rp", "DELETE"): "RestorePoints_Delete",
-    ("drp_list", "GET"): "DiskRestorePoint_ListByRestorePoint",
-    ("drp", "GET"): "DiskRestorePoint_Get",
-    ("operation", "GET"): "Operations_Get",
+Handler = Callable[[Core, ids.Route, ArmRequest], Reply]
+
+
+def _operation_status(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
+    return core.ops.status(route, req)
+
+
+# (route kind, method) -> (ARM operationId, handler)
+ROUTES: dict[tuple[str, str], tuple[str, Handler]] = {
+    ("subscription", "GET"): ("Subscriptions_Get", resources.get_subscription),
+    ("rg", "PUT"): ("ResourceGroups_CreateOrUpdate", resources.put_rg),
+    ("rg", "GET"): ("ResourceGroups_Get", resources.get_rg),
+    ("vm", "GET"): ("VirtualMachines_Get", resources.get_vm),
+    ("disk", "GET"): ("Disks_Get", disks.get_disk),
+    ("disk", "PUT"): ("Disks_CreateOrUpdate", disks.put_disk),
+    ("rpc", "PUT"): ("RestorePointCollections_CreateOrUpdate", rpcs.put_rpc),
+    ("rpc", "GET"): ("RestorePointCollections_Get", rpcs.get_rpc),
+    ("rpc", "PATCH"): ("RestorePointCollections_Update", rpcs.patch_rpc),
+    ("rpc", "DELETE"): ("RestorePointCollections_Delete", rpcs.delete_rpc),
+    ("rpc_list", "GET"): ("RestorePointCollections_List", rpcs.list_rpcs),
+    ("rpc_list_all", "GET"): ("RestorePointCollections_ListAll", rpcs.list_rpcs),
+    ("rp", "PUT"): ("RestorePoints_Create", restore_points.put_rp),
+    ("rp", "GET"): ("RestorePoints_Get", restore_points.get_rp),
+    ("rp", "DELETE"): ("RestorePoints_Delete", restore_points.delete_rp),
+    ("drp_list", "GET"): ("DiskRestorePoint_ListByRestorePoint", disk_restore_points.list_drps),
+    ("drp", "GET"): ("DiskRestorePoint_Get", disk_restore_points.get_drp),
+    # The operationId of a POST depends on the action (see _operation_name).
+    ("drp_action", "POST"): ("DiskRestorePoint_Action", disk_restore_points.drp_action),
+    ("operation", "GET"): ("Operations_Get", _operation_status),
 }
+OPERATIONS: dict[tuple[str, str], str] = {key: name for key, (name, _) in ROUTES.items()}
 FAMILY: dict[str, str] = {
     "subscription": "subscription",
     "rg": "resources",
@@ -93,27 +105,6 @@ class ConnectionDropped(Exception):
 class ArmApp:
     def __init__(self, emulator: Emulator) -> None:
         self.emu = emulator
-        self._handlers: dict[tuple[str, str], Callable[[ids.Route, ArmRequest], Reply]] = {
-            ("subscription", "GET"): lambda r, q: self.emu.get_subscription(r),
-            ("rg", "PUT"): self.emu.put_rg,
-            ("rg", "GET"): lambda r, q: self.emu.get_rg(r),
-            ("vm", "GET"): lambda r, q: self.emu.get_vm(r),
-            ("disk", "GET"): lambda r, q: self.emu.get_disk(r),
-            ("disk", "PUT"): self.emu.put_disk,
-            ("rpc", "PUT"): self.emu.put_rpc,
-            ("rpc", "GET"): self.emu.get_rpc,
-            ("rpc", "PATCH"): self.emu.patch_rpc,
-            ("rpc", "DELETE"): self.emu.delete_rpc,
-            ("rpc_list", "GET"): self.emu.list_rpcs,
-            ("rpc_list_all", "GET"): self.emu.list_rpcs,
-            ("rp", "PUT"): self.emu.put_rp,
-            ("rp", "GET"): self.emu.get_rp,
-            ("rp", "DELETE"): self.emu.delete_rp,
-            ("drp_list", "GET"): lambda r, q: self.emu.list_drps(r),
-            ("drp", "GET"): lambda r, q: self.emu.get_drp(r),
-            ("drp_action", "POST"): self.emu.drp_action,
-            ("operation", "GET"): self.emu.get_operation,
-        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -132,7 +123,9 @@ class ArmApp:
         drop_after = False
         try:
             reply: Reply | None = None
-            fired = emu.faults.fire(operation, method, path, REQUEST_FAULT_KINDS)
+            fired = emu.faults.fire(
+                operation, method, path, REQUEST_FAULT_KINDS, exclusive=ANSWER_KINDS
+            )
             for rule in fired:
                 if rule.kind == "delay":
                     await asyncio.sleep(float(rule.params.get("seconds", 0)))
@@ -143,7 +136,7 @@ class ArmApp:
                         await _drop(scope)
                         return
                     drop_after = True
-                elif rule.kind == "http" and reply is None:
+                elif rule.kind == "http":
                     fault_note = f"{rule.id}:http"
                     reply = self._fault_reply(rule.params, route, correlation)
             try:
@@ -201,8 +194,8 @@ class ArmApp:
             family = FAMILY[route.kind]
             if not versions.is_supported(family, api_version):
                 raise errors.invalid_api_version(api_version, versions.FAMILIES[family])
-            handler = self._handlers.get((route.kind, method))
-            if handler is None:
+            entry = ROUTES.get((route.kind, method))
+            if entry is None:
                 raise errors.method_not_allowed(method)
             parsed = _parse_json(body, headers) if method in ("PUT", "PATCH", "POST") else None
             # Claims only matter for events, which only writes emit.
@@ -228,7 +221,7 @@ class ArmApp:
                 context=context,
                 body=parsed,
             )
-            return handler(route, request)
+            return entry[1](self.emu, route, request)
         except ArmError as exc:
             return Reply(exc.status, exc.body(), dict(exc.headers))
         except Exception:  # a bug: answer like ARM does, never crash the server

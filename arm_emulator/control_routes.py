@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from . import __version__
+from . import __version__, local_rps, versions
 from .clock import format_arm
 from .engine import Emulator
 from .errors import ArmError
@@ -126,21 +126,22 @@ def build_control_app(emu: Emulator) -> Router:
             mode.lower() if mode else None,
             minutes,
         )
-        rp, op = emu.create_local_rp(
+        rp, op = local_rps.create_local_rp(
+            emu,
             rpc,
             name,
             excluded=excluded,
             mode_raw=mode,
             minutes=minutes,
             inputs=inputs,
-            api_version="2025-04-01",
+            api_version=versions.APP_COMPUTE_VERSION,
             context=emu.control_context(),
             changed=changed,
             changed_fraction=fraction,
             hydration_seconds=float(hydration) if hydration is not None else None,
         )
         base = str(request.base_url).rstrip("/")
-        headers = emu.lro_headers(op, base, location=False, retry_after=False)
+        headers = emu.ops.headers(op, base, location=False, retry_after=False)
         return JSONResponse(
             {
                 "id": rp.id,

@@ -17,12 +17,19 @@ A rule (JSON):
 
 `nth` counts matching requests from 1. `rate` draws from a per-rule RNG seeded with (seed, rule
 id), so the same seed and request sequence always fire the same faults.
+
+A rule counts as `fired` only when it takes effect. Of the rules of one exclusive group that match
+one request (`http` and `drop`: the request gets one answer; `lro_failure`: an operation fails
+once), only the first, in the order the rules were added, fires; the others count the request as
+matched, not fired (a `times` rule stays armed for the next one). A `replication_failure` rule
+whose disk selector names no disk of the copy does not match that copy at all.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +58,8 @@ OPERATIONS: frozenset[str] = frozenset(
     }
 )
 KINDS = frozenset({"http", "delay", "drop", "lro_failure", "replication_failure"})
+# Kinds that decide a request's one answer: at most one of them fires per request.
+ANSWER_KINDS = frozenset({"http", "drop"})
 # Operations that start an LRO (where lro_failure can apply).
 LRO_OPERATIONS = frozenset(
     {
@@ -250,12 +259,23 @@ class FaultInjector:
         )
 
     def fire(
-        self, operation: str, method: str, path: str, kinds: frozenset[str]
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        kinds: frozenset[str],
+        *,
+        exclusive: frozenset[str] = frozenset(),
+        applies: Callable[[FaultRule], bool] | None = None,
     ) -> list[FaultRule]:
-        """Rules of `kinds` that fire for this request (their counters advance)."""
+        """Rules of `kinds` that fire for this request (their counters advance).
+
+        At most one rule of the kinds in `exclusive` fires (the first); `applies` can refuse a
+        rule that matches the request but has nothing to act on (then it is not matched)."""
         if not self.rules:
             return []
         fired: list[FaultRule] = []
+        exclusive_fired = False
         low_path = path.lower()
         for rule in self.rules:
             if rule.kind not in kinds:
@@ -266,7 +286,11 @@ class FaultInjector:
                 continue
             if rule.path_contains is not None and rule.path_contains.lower() not in low_path:
                 continue
+            if applies is not None and not applies(rule):
+                continue
             rule.matched += 1
+            if exclusive_fired and rule.kind in exclusive:
+                continue  # pre-empted: this request already got its one effect of the group
             if rule.nth is not None:
                 hit = rule.matched in rule.nth
             elif rule.times is not None:
@@ -278,4 +302,5 @@ class FaultInjector:
             if hit:
                 rule.fired += 1
                 fired.append(rule)
+                exclusive_fired = exclusive_fired or rule.kind in exclusive
         return fired

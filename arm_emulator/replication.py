@@ -5,8 +5,9 @@ bytes (full on the first copy into a target collection, changed bytes afterwards
 bandwidth. Progress is republished only every `progress_interval_seconds` (about 10 minutes in
 Azure), so `completionPercent` moves in coarse steps and may jump 0 -> 100; a disk's success is
 visible at the first publish tick after its transfer ends. A failed disk fails the whole restore
-point copy, with no details and no percentage. Copies still running `max_copy_seconds` (14 days)
-after they started are terminated.
+point copy, with no details and no percentage; an injected failure always takes effect, at the
+latest at the tick the disk would have finished at. Copies still running `max_copy_seconds`
+(14 days) after they started are terminated.
 """
 
 from __future__ import annotations
@@ -96,9 +97,12 @@ def view(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> ReplicationView:
     failure_at = _failure_time(rp.disks, completions, start, interval, cap)
 
     if failure_at is not None and now >= failure_at:
+        # A disk with an injected failure never succeeds; the others that finished in time did.
         disks = tuple(
-            DiskProgress(SUCCEEDED, 100) if done <= failure_at else DiskProgress(FAILED, None)
-            for done in completions
+            DiskProgress(SUCCEEDED, 100)
+            if d.fail_after is None and done <= failure_at
+            else DiskProgress(FAILED, None)
+            for d, done in zip(rp.disks, completions, strict=True)
         )
         return ReplicationView(FAILED, disks, ("failed",))
 
@@ -132,9 +136,9 @@ def _failure_time(
     candidates: list[float] = []
     for disk, done in zip(disks, completions, strict=True):
         if disk.fail_after is not None:
-            at = _tick_at_or_after(start, disk.fail_after, interval)
-            if at < done:
-                candidates.append(at)
+            # An injected failure always bites: a disk that would finish first (a short copy,
+            # within one progress interval) fails at the tick it would have finished at.
+            candidates.append(min(_tick_at_or_after(start, disk.fail_after, interval), done))
         if done > cap:
             candidates.append(cap)  # terminated after the maximum copy time
     return min(candidates) if candidates else None

@@ -20,7 +20,7 @@ from . import replication
 from .clock import VirtualClock, format_arm
 from .config import EmulatorConfig
 from .errors import ArmError
-from .formatting import snapshot_access_state
+from .rp_bodies import snapshot_access_state
 from .store import RestorePoint, RestorePointCollection, Store, VirtualMachine, VmDisk
 
 CRASH_UNSUPPORTED_SKUS = frozenset({"ultrassd_lrs", "premiumv2_lrs"})
@@ -29,6 +29,51 @@ CRASH_UNSUPPORTED_SKUS = frozenset({"ultrassd_lrs", "premiumv2_lrs"})
 def not_allowed(status: int, message: str, target: str | None = None) -> ArmError:
     # undocumented: chosen code (see module docstring)
     return ArmError(status, "OperationNotAllowed", message, target=target)
+
+
+def check_not_deleting(rpc: RestorePointCollection) -> None:
+    if rpc.provisioning_state == "Deleting":
+        raise not_allowed(409, f"Restore point collection '{rpc.name}' is being deleted.")
+
+
+def check_copy_target(source: RestorePointCollection, location: str) -> None:
+    """A collection for cross-region copy: in another region than its source collection, whose
+    own source is a VM (not another copy target)."""
+    if source.location == location:
+        raise not_allowed(
+            400,
+            "A restore point collection for cross-region copy must be in a different "
+            f"region than its source collection ('{source.location}'); same-region copy is "
+            "not supported.",
+            target="location",
+        )
+    if source.source_kind != "vm":
+        raise not_allowed(
+            400,
+            f"Source collection '{source.id}' is itself a cross-region copy target; "
+            "copy-of-copy is not supported.",
+            target="properties.source.id",
+        )
+
+
+def check_deletable(rp: RestorePoint, now: float) -> None:
+    """No delete while a disk restore point SAS is active [DOC], or while the restore point is
+    still being created."""
+    for drp in rp.disks:
+        if drp.access_pending or (drp.access_until is not None and drp.access_until > now):
+            raise ArmError(
+                409,
+                "DiskRestorePointUsedByCustomer",
+                f"Disk restore point '{drp.name}' of restore point '{rp.name}' is currently "
+                "being used through an active SAS. Call endGetAccess on the disk restore "
+                "point before deleting the restore point.",
+            )
+    if rp.provisioning_state == "Creating":
+        raise not_allowed(
+            409,
+            f"Restore point '{rp.name}' is still being created; retry the delete after the "
+            "create operation completes.",
+        )
 
 
 # ---- local restore points ----------------------------------------------------------------------

@@ -135,14 +135,9 @@ class Scenario:
         spec: dict[str, Any] = {"collection": collection, "name": name}
         if age_seconds is not None:
             spec["ageSeconds"] = age_seconds
-        if changed_bytes is not None:
-            spec["changedBytes"] = changed_bytes
-        if changed_fraction is not None:
-            spec["changedFraction"] = changed_fraction
-        if consistency_mode:
-            spec["consistencyMode"] = consistency_mode
-        if exclude_disks:
-            spec["excludeDisks"] = exclude_disks
+        spec.update(
+            restore_point_fields(changed_bytes, changed_fraction, consistency_mode, exclude_disks)
+        )
         spec.update(extra)
         self._points.append(spec)
         return self
@@ -178,6 +173,23 @@ class Scenario:
             "restorePointCollections": self._collections,
             "restorePoints": self._points,
         }
+
+
+def restore_point_fields(
+    changed_bytes: int | dict[str, int] | None,
+    changed_fraction: float | None,
+    consistency_mode: str | None,
+    exclude_disks: list[str | int] | None,
+) -> dict[str, Any]:
+    """The optional fields of a new restore point, as a seed scenario and
+    `POST /_emulator/restore-points` both take them (only those given)."""
+    fields = {
+        "changedBytes": changed_bytes,
+        "changedFraction": changed_fraction,
+        "consistencyMode": consistency_mode,
+        "excludeDisks": exclude_disks,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def single_vm(

@@ -215,6 +215,10 @@ class Store:
     """All resources, keyed by lower-cased id; `seq` orders creation for stable paging."""
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the object stays: the scheduler and handlers hold on to it)."""
         self.subscriptions: dict[str, Subscription] = {}
         self.groups: dict[str, ResourceGroup] = {}
         self.vms: dict[str, VirtualMachine] = {}
