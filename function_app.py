@@ -10,7 +10,7 @@ import logging
 
 import azure.functions as func
 
-from shared import redaction
+from shared import redaction, telemetry
 from shared.http_api import handlers as http_api
 from shared.jobs import auto_intake
 from shared.jobs.stages import dispatch, poison
@@ -22,6 +22,8 @@ from shared.sweep import reconcile as sweep
 
 redaction.install()
 SETTINGS = Settings.from_env()
+# Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set, else TELEMETRY_EXPORTER.
+telemetry.configure(SETTINGS.telemetry_exporter)
 # An invalid policy file stops indexing with every problem listed: never run on half a policy.
 load_policies(SETTINGS)
 QUEUES = SETTINGS.queues

@@ -140,6 +140,8 @@ class Settings:
     eventgrid_topic_key: str | None = field(default=None, repr=False)
     input_limits: InputLimits = field(default_factory=InputLimits)
     reruns: RerunPolicy = field(default_factory=RerunPolicy)
+    # Where telemetry goes without Application Insights: none | console | otlp.
+    telemetry_exporter: str = "none"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -389,6 +391,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8),
         eventgrid_topic_endpoint=_topic_endpoint(env, "EVENTGRID_TOPIC_ENDPOINT"),
         eventgrid_topic_key=_opt(env, "EVENTGRID_TOPIC_KEY"),
+        telemetry_exporter=_choice(env, "TELEMETRY_EXPORTER", "none", ("none", "console", "otlp")),
         reruns=RerunPolicy(
             max_runs=_int(env, "RERUN_MAX_RUNS", 4),
             window_seconds=_float(env, "RERUN_WINDOW_SECONDS", 48 * 3600.0, minimum=1.0),

@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import stamina
+from opentelemetry.trace import SpanKind
 
+from shared import telemetry
 from shared.arm.auth import TokenSource
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
@@ -216,8 +218,17 @@ class ArmClient:
         target = httpx.URL(url).copy_merge_params(dict(params)) if params else url
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, target, headers=headers, json=json)
+            with telemetry.tracer.start_as_current_span(
+                f"ARM {operation.value}",
+                kind=SpanKind.CLIENT,
+                attributes={"http.request.method": method, "rpcopy.arm.operation": operation.value},
+            ) as span:
+                response = await self._http.request(method, target, headers=headers, json=json)
+                span.set_attribute("http.response.status_code", response.status_code)
         except httpx.TransportError as exc:
+            telemetry.arm_requests.add(
+                1, {"rpcopy.arm.operation": operation.value, "http.response.status_code": 0}
+            )
             log.warning("ARM %s %s failed to connect: %s", operation, method, type(exc).__name__)
             raise ArmError(
                 f"connection to ARM failed ({type(exc).__name__})",
@@ -226,6 +237,13 @@ class ArmClient:
                 operation=operation,
             ) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
+        metric = {
+            "rpcopy.arm.operation": operation.value,
+            "http.response.status_code": response.status_code,
+        }
+        telemetry.arm_requests.add(1, metric)
+        if response.status_code == 429:
+            telemetry.arm_throttles.add(1, {"rpcopy.arm.operation": operation.value})
         log.info(
             "ARM %s %s -> %s in %.0f ms (request id %s)",
             operation,

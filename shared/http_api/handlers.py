@@ -7,11 +7,15 @@ on purpose becomes its response in `problems.problem_for`, and only there.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from opentelemetry.trace import SpanKind
+
+from shared import telemetry
 from shared.errors import ArmError, InvalidCursor, InvalidRequest, SourceProblem, StoreError
 from shared.http_api.problems import ApiResponse, problem, problem_for
 from shared.http_api.requests import parse_copy_request, parse_list_query
@@ -23,11 +27,36 @@ from shared.sweep.status import protection
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
+Handler = Callable[..., Awaitable[ApiResponse]]
+
+
+def traced(method: str, route: str) -> Callable[[Handler], Handler]:
+    """A server span per request, with the answer's status (and the job, where there is one)."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def traced_handler(*args: Any, **kwargs: Any) -> ApiResponse:
+            with telemetry.tracer.start_as_current_span(
+                f"{method} {route}",
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "http.route": route},
+            ) as span:
+                response = await handler(*args, **kwargs)
+                span.set_attribute("http.response.status_code", response.status)
+                if isinstance(response.body, dict) and isinstance(response.body.get("id"), str):
+                    span.set_attribute("rpcopy.job_id", response.body["id"])
+                return response
+
+        return traced_handler
+
+    return wrap
+
 
 def copy_location(job_id: str) -> str:
     return f"/api/copies/{job_id}"
 
 
+@traced("POST", "/api/copies")
 async def post_copy(services: Services, body: bytes) -> ApiResponse:
     try:
         limits = services.settings.input_limits
@@ -41,6 +70,7 @@ async def post_copy(services: Services, body: bytes) -> ApiResponse:
     return ApiResponse(202 if started else 200, job_view(record), headers)
 
 
+@traced("GET", "/api/copies/{id}")
 async def get_copy(services: Services, job_id: str) -> ApiResponse:
     if not _JOB_ID.match(job_id or ""):
         return problem(
@@ -55,6 +85,7 @@ async def get_copy(services: Services, job_id: str) -> ApiResponse:
     return ApiResponse(200, job_view(record))
 
 
+@traced("GET", "/api/copies")
 async def list_copies(services: Services, params: Mapping[str, str]) -> ApiResponse:
     try:
         filters, page_size, cursor = parse_list_query(params)
@@ -71,6 +102,7 @@ async def list_copies(services: Services, params: Mapping[str, str]) -> ApiRespo
     return ApiResponse(200, body)
 
 
+@traced("GET", "/api/protection")
 async def protection_status(services: Services) -> ApiResponse:
     try:
         return ApiResponse(200, await protection(services))
@@ -78,6 +110,7 @@ async def protection_status(services: Services) -> ApiResponse:
         return problem_for(exc)
 
 
+@traced("GET", "/api/plan")
 async def sweep_plan(services: Services) -> ApiResponse:
     """What the sweep would copy and delete, and why, without doing it."""
     try:

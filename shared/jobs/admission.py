@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from shared import telemetry
 from shared.jobs.outbox import deliver
 from shared.model import events
 from shared.model.job import JobRecord, JobState, Outbound
@@ -38,6 +39,7 @@ def stage_message(
         correlation_id=record.correlation_id,
         trigger=record.trigger,
         requested_at=record.requested_at,
+        traceparent=telemetry.current_traceparent(),
     )
     return Outbound(services.settings.queues.for_stage(stage), message.encode(), delay_seconds)
 

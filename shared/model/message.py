@@ -108,6 +108,8 @@ class JobMessage(_Model):
     operation_url: str | None = None
     poll: PollState = Field(default_factory=PollState)
     outcome: Outcome | None = None
+    # W3C traceparent of the span that sent this message: the trace follows the copy.
+    traceparent: str | None = None
 
     @property
     def source(self) -> RestorePointId:

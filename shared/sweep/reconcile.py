@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
+from shared import telemetry
 from shared.arm.bodies import collection_info, restore_points_of, target_collection_view
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
@@ -166,6 +167,11 @@ async def sweep_pair(
     report.status = pair_status(
         jobs, rpo_minutes=target.rpo_minutes, now=now, pending_source_created_at=pending
     )
+    if report.status.age_minutes is not None:
+        telemetry.rpo_age.set(
+            report.status.age_minutes,
+            {"rpcopy.source_collection": str(info.id), "rpcopy.target_region": target.region},
+        )
     if not dry_run:
         await announce_rpo(services, info, target, report.status)
     return report

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from shared import telemetry
 from shared.arm.client import current_job_id
 from shared.errors import ArmError, ArmThrottled, InvalidMessage, StageFailure
 from shared.jobs.admission import admit_job, job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
+from shared.jobs.outcomes import record_outcome
 from shared.jobs.retention_deletes import retention_after_success
 from shared.jobs.stages import ensure_target, finish, poll, rerun, retries, start_copy
 from shared.jobs.stages.failures import fail_without_record, reject_unreadable
@@ -58,6 +60,22 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
         return await reject_unreadable(services, stage, exc)
 
     current_job_id.set(message.job_id)
+    attributes = telemetry.job_attributes(
+        job_id=message.job_id,
+        run=message.run,
+        correlation_id=message.correlation_id,
+        source=message.source_restore_point_id,
+        target_region=message.target_region,
+        stage=stage.value,
+    )
+    with telemetry.job_span(f"stage {stage.value}", attributes, message.traceparent) as span:
+        result = await _handle(services, message)
+        span.set_attribute("rpcopy.result", result.value)
+        return result
+
+
+async def _handle(services: Services, message: JobMessage) -> Result:
+    stage = message.stage
     record = await services.ledger.get(message.job_id)
     decision = decide(record, message)
     if decision.verdict is Verdict.MISSING:
@@ -123,7 +141,12 @@ def _outbound(
     services: Services, message: JobMessage, committed: JobRecord, item: object
 ) -> Outbound:
     if isinstance(item, Send):
-        nxt = message.next(item.stage, step=committed.step, **item.changes)
+        nxt = message.next(
+            item.stage,
+            step=committed.step,
+            traceparent=telemetry.current_traceparent(),
+            **item.changes,
+        )
         return Outbound(
             services.settings.queues.for_stage(item.stage), nxt.encode(), item.delay_seconds
         )
@@ -155,6 +178,8 @@ async def commit(services: Services, message: JobMessage, record: JobRecord, ste
 async def _follow_up(
     services: Services, record: JobRecord, committed: JobRecord | None, after: tuple[FollowUp, ...]
 ) -> None:
+    if committed is not None:
+        record_outcome(committed)
     if FollowUp.RELEASE_PAIR in after:
         # A redelivered finish still releases the pair the job held.
         ended = committed or await services.ledger.get(record.job_id) or record

@@ -12,6 +12,7 @@ import uuid
 from shared.errors import InvalidMessage
 from shared.jobs.admission import job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
+from shared.jobs.outcomes import record_outcome
 from shared.jobs.stages.step import Result
 from shared.model.events import EventType
 from shared.model.job import JobRecord, JobState
@@ -62,6 +63,7 @@ async def _create_failed(services: Services, record: JobRecord) -> None:
     stored, created = await services.ledger.create(record)
     if created:
         await deliver(services, stored)
+        record_outcome(stored)
 
 
 async def reject_unreadable(services: Services, stage: Stage, exc: InvalidMessage) -> Result:
@@ -99,6 +101,7 @@ async def fail_record_directly(services: Services, record: JobRecord, failure: F
     stored, changed = await services.ledger.update(record.job_id, mutate)
     if changed and stored is not None:
         await deliver(services, stored)
+        record_outcome(stored)
         await release_and_promote(services, stored)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from shared import telemetry
 from shared.errors import InvalidMessage
 from shared.jobs.admission import job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
@@ -29,6 +30,8 @@ async def handle_poison(services: Services, stage: Stage, raw: str | bytes) -> R
     This is the last line of defence, so if failing the job the normal way fails too (say its
     ledger row cannot be read), the row is replaced by a failed record and the event is sent
     directly: the job must not vanish into a queue nobody reads."""
+    telemetry.poison_messages.add(1, {"rpcopy.stage": stage.value})
+    log.warning("a %s message reached the poison handler", stage.value)
     try:
         return await _handle_poison(services, stage, raw)
     except Exception as exc:
