@@ -78,6 +78,12 @@ async def sweep_plan(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.sweep_plan(await get_services()))
 
 
+@app.function_name("preflight")
+@app.route(route="preflight", methods=["GET"])
+async def preflight(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.preflight_report(await get_services()))
+
+
 # -- queue stages and their poison queues ----------------------------------------------------
 
 

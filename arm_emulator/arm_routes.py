@@ -15,7 +15,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import disk_restore_points, disks, errors, ids, resources, restore_points, rpcs, versions
+from . import (
+    authorization,
+    disk_restore_points,
+    disks,
+    errors,
+    ids,
+    resources,
+    restore_points,
+    rpcs,
+    versions,
+)
 from .clock import format_routing
 from .core import Core
 from .engine import Emulator
@@ -64,6 +74,7 @@ ROUTES: dict[tuple[str, str], tuple[str, Handler]] = {
     # The operationId of a POST depends on the action (see _operation_name).
     ("drp_action", "POST"): ("DiskRestorePoint_Action", disk_restore_points.drp_action),
     ("operation", "GET"): ("Operations_Get", _operation_status),
+    ("permissions", "GET"): ("Permissions_ListForResourceGroup", authorization.list_permissions),
 }
 OPERATIONS: dict[tuple[str, str], str] = {key: name for key, (name, _) in ROUTES.items()}
 FAMILY: dict[str, str] = {
@@ -80,6 +91,7 @@ FAMILY: dict[str, str] = {
     "rp": "compute",
     "rp_list": "compute",
     "operation": "operation",
+    "permissions": "authorization",
 }
 RESOURCE_LIMITS: dict[str, str] = {
     "Operations_Get": "Microsoft.Compute/GetOperationResource;59,"
@@ -220,6 +232,7 @@ class ArmApp:
                 api_version=api_version,
                 context=context,
                 body=parsed,
+                token=token,
             )
             return entry[1](self.emu, route, request)
         except ArmError as exc:

@@ -22,6 +22,9 @@ class EmulatorConfig:
     seed: int = 0
     # Strict auth: when set, only `Authorization: Bearer <token>` with this token is accepted.
     token: str | None = None
+    # The actions each bearer token holds, as `GET .../Microsoft.Authorization/permissions`
+    # answers them ("*" for any token not listed). The same set at every scope.
+    permissions: dict[str, list[str]] = field(default_factory=lambda: {"*": ["*"]})
     default_subscription_id: str = DEFAULT_SUBSCRIPTION_ID
     tenant_id: str = DEFAULT_TENANT_ID
     # ARM region stamped into x-ms-routing-request-id.

@@ -120,6 +120,8 @@ def parse_path(path: str) -> Route:
         # /subscriptions/{s}/providers/Microsoft.Compute/...
         if n < 5:
             return Route("not_found", sub)
+        if n == 5 and low[3] == "microsoft.authorization" and low[4] == "permissions":
+            return Route("permissions", sub)
         if low[3] != "microsoft.compute":
             return Route("unknown_namespace", sub, namespace=segs[3])
         if n == 5 and low[4] == "restorepointcollections":
@@ -134,6 +136,8 @@ def parse_path(path: str) -> Route:
         return Route("rg", sub, rg)
     if low[4] != "providers" or n < 7:
         return Route("not_found", sub, rg)
+    if n == 7 and low[5] == "microsoft.authorization" and low[6] == "permissions":
+        return Route("permissions", sub, rg)
     if low[5] != "microsoft.compute":
         return Route("unknown_namespace", sub, rg, namespace=segs[5])
     rtype = low[6]

@@ -83,6 +83,9 @@ FEATURES: dict[str, tuple[str, str | None]] = {
 
 _SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 
+# Microsoft.Authorization permissions (GET {scope}/providers/Microsoft.Authorization/permissions).
+AUTHORIZATION_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2022-04-01")
+
 FAMILIES: dict[str, tuple[str, ...]] = {
     "compute": RESTORE_POINT_VERSIONS,
     "vm": VM_VERSIONS,
@@ -90,6 +93,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "resources": RESOURCES_VERSIONS,
     "subscription": SUBSCRIPTION_VERSIONS,
     "operation": OPERATION_VERSIONS,
+    "authorization": AUTHORIZATION_VERSIONS,
 }
 _SETS = {name: frozenset(values) for name, values in FAMILIES.items()}
 

@@ -25,6 +25,7 @@ class ArmRequest:
     api_version: str
     context: RequestContext
     body: Any = None  # parsed JSON (None when empty)
+    token: str = ""  # the bearer token the caller sent (whose permissions to answer)
 
 
 @dataclass(slots=True)

@@ -136,6 +136,8 @@ def configure(exporter: str, env: Mapping[str, str] | None = None) -> str:
     global _configured
     env = os.environ if env is None else env
     install_log_context()
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return "disabled"  # OpenTelemetry's own switch (e.g. indexing the app in a test)
     if _configured:
         return "already"
     _configured = True

@@ -120,6 +120,10 @@ class ArmClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 
+    async def token(self) -> str:
+        """A bearer token for the configured ARM endpoint (the preflight's first check)."""
+        return await self._tokens.token()
+
     async def close(self) -> None:
         await self._http.aclose()
         await self._tokens.close()

@@ -20,6 +20,9 @@ class ArmOperation(StrEnum):
     RESTORE_POINTS_DELETE = "RestorePoints_Delete"
     # Polling an Azure-AsyncOperation / Location URL of a Compute long-running operation.
     OPERATIONS_GET = "Operations_Get"
+    # Preflight: the identity's own permissions at a scope, and whether a resource group exists.
+    PERMISSIONS_LIST = "Permissions_ListForResourceGroup"
+    RESOURCE_GROUPS_GET = "ResourceGroups_Get"
 
 
 # operation -> the RBAC action Azure checks for it.
@@ -39,7 +42,33 @@ ACTIONS: dict[ArmOperation, str] = {
         "Microsoft.Compute/restorePointCollections/restorePoints/delete"
     ),
     ArmOperation.OPERATIONS_GET: "Microsoft.Compute/locations/operations/read",
+    ArmOperation.PERMISSIONS_LIST: "Microsoft.Authorization/permissions/read",
+    ArmOperation.RESOURCE_GROUPS_GET: "Microsoft.Resources/subscriptions/resourceGroups/read",
 }
+
+# What the copy pipeline needs where (the preflight checks each scope for its share): source
+# scopes are read; target scopes get the collections and copies the app creates and prunes.
+SOURCE_OPERATIONS = frozenset(
+    {
+        ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
+        ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL,
+        ArmOperation.RESTORE_POINTS_GET,
+    }
+)
+TARGET_OPERATIONS = frozenset(
+    {
+        ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
+        ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
+        ArmOperation.RESTORE_POINTS_GET,
+        ArmOperation.RESTORE_POINTS_CREATE,
+        ArmOperation.RESTORE_POINTS_DELETE,
+        ArmOperation.OPERATIONS_GET,
+    }
+)
+
+
+def actions_for(operations: frozenset[ArmOperation]) -> list[str]:
+    return sorted({ACTIONS[op] for op in operations})
 
 
 def required_actions() -> list[str]:

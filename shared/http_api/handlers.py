@@ -21,6 +21,7 @@ from shared.http_api.problems import ApiResponse, problem, problem_for
 from shared.http_api.requests import parse_copy_request, parse_list_query
 from shared.http_api.views import job_view
 from shared.jobs.intake import request_copy
+from shared.ops.preflight import preflight, report
 from shared.services import Services
 from shared.sweep.reconcile import sweep
 from shared.sweep.status import protection
@@ -118,3 +119,9 @@ async def sweep_plan(services: Services) -> ApiResponse:
     except (ArmError, StoreError) as exc:
         return problem_for(exc)
     return ApiResponse(200, report.to_api())
+
+
+@traced("GET", "/api/preflight")
+async def preflight_report(services: Services) -> ApiResponse:
+    """Can this deployment do its job? Each check passed or failed, with what to do."""
+    return ApiResponse(200, report(await preflight(services)))

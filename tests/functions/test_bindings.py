@@ -34,6 +34,7 @@ EXPECTED_ROUTES = {
     "copies_list": ("copies", ["GET"]),
     "protection_status": ("protection", ["GET"]),
     "sweep_plan": ("plan", ["GET"]),
+    "preflight": ("preflight", ["GET"]),
 }
 EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
 

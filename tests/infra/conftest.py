@@ -82,6 +82,8 @@ def deployed_functions() -> dict[str, list[dict[str, Any]]]:
             patch.delenv(key)
         for key, value in deployed_settings().items():
             patch.setenv(key, str(value))
+        # Index the app without starting the Azure Monitor exporter: nothing leaves this machine.
+        patch.setenv("OTEL_SDK_DISABLED", "true")
         try:
             module = importlib.import_module("function_app")
             return {

@@ -1,0 +1,1 @@
+"""Operator checks on a deployment (preflight)."""
