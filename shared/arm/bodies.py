@@ -8,6 +8,7 @@ values, reading a field of the wrong type as absent, so the decisions in `shared
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from shared.errors import InvalidResourceId
@@ -66,7 +67,7 @@ def provisioning_state(body: Any) -> str | None:
     return _str(_properties(body).get("provisioningState"))
 
 
-def time_created(body: Any) -> Any:
+def time_created(body: Any) -> datetime | None:
     return parse_arm_time(_properties(body).get("timeCreated"))
 
 

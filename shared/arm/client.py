@@ -28,6 +28,7 @@ import stamina
 from opentelemetry.trace import SpanKind
 
 from shared import telemetry
+from shared.arm import bodies
 from shared.arm.auth import TokenSource
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
@@ -369,7 +370,7 @@ class ArmClient:
                     # A DELETE without operation headers is done when the resource is gone.
                     gone = method == "DELETE"
                     return LroResult(gone, "Succeeded" if gone else "Failed", None, {})
-                state = str((body.get("properties") or {}).get("provisioningState") or "Succeeded")
+                state = bodies.provisioning_state(body) or "Succeeded"
                 if state.lower() in _TERMINAL:
                     ok = state.lower() == "succeeded"
                     error = (

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.arm import bodies
 from shared.arm.client import ArmClient
 from shared.arm.operations import ArmOperation
 from shared.errors import SourceProblem
 from shared.model.ids import RestorePointId
-from shared.model.times import parse_arm_time
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ async def inspect_source(
             "Source restore point not found",
             f"restore point {source} does not exist (or this app's identity cannot read it)",
         )
-    properties = rp.get("properties") or {}
-    if properties.get("sourceRestorePoint"):
+    if bodies.copied_from(rp):
         raise SourceProblem(
             "CopyOfCopy",
             "Source is a copy",
@@ -58,7 +57,7 @@ async def inspect_source(
             f"collection {source.collection} does not exist "
             "(or this app's identity cannot read it)",
         )
-    region = str(rpc.get("location") or "").replace(" ", "").lower()
+    region = bodies.location(rpc)
     if region == target_region:
         raise SourceProblem(
             "SameRegion",
@@ -66,4 +65,4 @@ async def inspect_source(
             f"{source} is in {region}; choose a different targetRegion "
             "(Azure does not copy restore points within a region)",
         )
-    return SourceFacts(region, parse_arm_time(properties.get("timeCreated")))
+    return SourceFacts(region, bodies.time_created(rp))
