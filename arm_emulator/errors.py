@@ -23,8 +23,10 @@ class ArmError(Exception):
         target: str | None = None,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        bare: bool = False,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
+        self.bare = bare  # the body without the {"error": ...} envelope
         self.status = status
         self.code = code
         self.message = message
@@ -33,15 +35,16 @@ class ArmError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
+        error = self.as_operation_error()
+        return error if self.bare else {"error": error}
+
+    def as_operation_error(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target:
             error["target"] = self.target
         if self.details:
             error["details"] = self.details
-        return {"error": error}
-
-    def as_operation_error(self) -> dict[str, Any]:
-        return self.body()["error"]
+        return error
 
 
 # ---- generic ARM front-door errors -------------------------------------------------------------

@@ -194,16 +194,21 @@ class Scheduler:
         duration: float,
         api_version: str,
         context: RequestContext | None,
+        fail_with: dict[str, str] | None = None,
     ) -> Operation:
         """Start an operation of `kind` (a key of COMPLETIONS) that ends `duration` simulated
-        seconds from now; an `lro_failure` fault on its ARM operation makes it end Failed."""
+        seconds from now; an `lro_failure` fault on its ARM operation makes it end Failed, and
+        so does `fail_with` (an error decided when it was accepted)."""
         op = self._new(kind, resource_id, subscription, region, duration, api_version, context)
+        op.fail_with = fail_with
         method = context.method if context else "PUT"
         completion = COMPLETIONS[kind]
         lro_failure = frozenset({"lro_failure"})
-        fired = self.faults.fire(
-            completion.operation_id, method, resource_id, lro_failure, exclusive=lro_failure
-        )
+        fired = []
+        if fail_with is None:
+            fired = self.faults.fire(
+                completion.operation_id, method, resource_id, lro_failure, exclusive=lro_failure
+            )
         if fired:
             code, message = completion.error
             op.fail_with = {
@@ -221,6 +226,7 @@ class Scheduler:
         duration: float,
         api_version: str,
         context: RequestContext | None,
+        fail_with: dict[str, str] | None = None,
     ) -> Operation:
         """Store a new restore point and start its create operation."""
         op = self.start(
@@ -231,6 +237,7 @@ class Scheduler:
             duration=duration,
             api_version=api_version,
             context=context,
+            fail_with=fail_with,
         )
         rp.operation = op
         self.store.add_rp(rp)

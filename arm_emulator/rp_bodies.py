@@ -104,7 +104,7 @@ def rp_body(
         props["instantAccessDurationMinutes"] = rp.instant_access_minutes
     if "rp.instantAccessStatus" in shape:
         props["instantAccessStatus"] = _instant_access_status(rp, now, cfg)
-    props["provisioningState"] = rp.provisioning_state
+    props["provisioningState"] = replication.provisioning_state(rp, now, cfg)
     props["consistencyMode"] = rp.consistency_mode
     props["timeCreated"] = format_arm(rp.time_created)
     if expand_instance_view and "rp.instanceView" in shape:
@@ -115,7 +115,7 @@ def rp_body(
 def _instant_access_status(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> str:
     """`instantAccessStatus` (2025-11-01 only): the snapshot state; a copy is Available once
     replicated."""
-    if rp.is_copy:
+    if rp.replicates:
         done = rp.provisioning_state == "Succeeded" and replication.succeeded(rp, now, cfg)
         return "Available" if done else "Pending"
     return snapshot_access_state(rp, now)
@@ -138,16 +138,16 @@ def instance_view(
     shape = versions.shape(api_version)
     with_percent = "iv.completionPercent" in shape
     entries: list[dict[str, Any]] = []
-    if rp.is_copy:
+    if rp.replicates:
         rv = replication.view(rp, now, cfg)
         for drp, progress in zip(rp.disks, rv.disks, strict=True):
-            status: dict[str, Any] = {"status": replication.STATUS_BY_STATE[progress.state]}
+            status: dict[str, Any] = {"status": replication.status(progress.state, cfg)}
             if progress.percent is not None and with_percent:
                 status["completionPercent"] = progress.percent
             entries.append({"id": drp.id, "replicationStatus": status})
         return {
             "diskRestorePoints": entries,
-            "statuses": [replication.STATUS_BY_STATE[rv.overall]],
+            "statuses": [replication.status(rv.overall, cfg)],
         }
     # A local restore point has nothing to replicate; the official example reports it as
     # replicated (ReplicationState/succeeded, 100) once created.
@@ -172,7 +172,7 @@ def instance_view_signature(rp: RestorePoint, now: float, cfg: EmulatorConfig) -
     """A cheap value that changes whenever the body would render differently: a copy's published
     state only changes at progress ticks (and at the 14-day cap), a local one with its access
     state."""
-    if rp.is_copy:
+    if rp.replicates:
         start = rp.replication_start
         if rp.forced_replication or rp.provisioning_state == "Failed" or start is None:
             return ("static",)
@@ -206,7 +206,7 @@ def drp_body(
     if "drp.networkAccess" in shape:
         props["networkAccessPolicy"] = "AllowAll"
         props["publicNetworkAccess"] = "Disabled"
-    if rp.is_copy:
+    if rp.replicates:
         # Filled only when the source is in a different region [SPEC].
         rv = replication.view(rp, now, cfg)
         progress = rv.disks[rp.disks.index(drp)]
@@ -222,7 +222,7 @@ def drp_body(
         # Disk RP 2026-03-02: a copy's snapshot is inferred Pending until replicated.
         props["snapshotAccessState"] = (
             ("Available" if replication.succeeded(rp, now, cfg) else "Pending")
-            if rp.is_copy
+            if rp.replicates
             else snapshot_access_state(rp, now)
         )
     return {"id": drp.id, "name": drp.name, "properties": props}

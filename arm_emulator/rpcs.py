@@ -56,8 +56,12 @@ def put_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     parsed = ids.parse_resource_id(source_id)
     if parsed is not None and parsed.kind == "vm":
         vm = lookups.referenced(core.store.vms, source_id, "vm", "properties.source.id")
-        if vm.location != location:
-            # undocumented: chosen code ("location must be the VM's region" [DOC])
+        cross_region = core.config.cross_region_creation != "refuse" and versions.at_least(
+            req.api_version, versions.CROSS_REGION_CREATION_MIN_VERSION
+        )
+        if vm.location != location and not cross_region:
+            # undocumented: chosen code ("location must be the VM's region" [DOC]); cross-region
+            # creation (arm-contract §14) only in its variants
             raise errors.invalid_parameter(
                 f"The restore point collection must be in the region of its source virtual "
                 f"machine '{vm.location}', not '{location}'.",
