@@ -47,9 +47,11 @@ class EmulatorConfig:
     # The newest spec (2025-11-01) declares Location + Retry-After on the RP PUT; the real service
     # (2023-07-01) sent only Azure-AsyncOperation. Off = behave like the wire recording.
     rp_put_location_header: bool = False
-    # LRO durations (simulated seconds). Recorded: copy ~6 s, local create ~35 s.
+    # LRO durations (simulated seconds). Recorded: copy ~6 s, a local (application- or
+    # file-system-consistent) create ~35 s, a crash-consistent create ~3 minutes.
     copy_lro_seconds: float = 6.0
     local_create_seconds: float = 35.0
+    crash_consistent_create_seconds: float = 180.0
     delete_seconds: float = 10.0
     grant_access_seconds: float = 2.0
     revoke_access_seconds: float = 2.0

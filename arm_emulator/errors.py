@@ -190,6 +190,12 @@ def parent_not_found(parent_type: str, parent_name: str) -> ArmError:
     )
 
 
+def entity_not_found() -> ArmError:
+    # A missing nested entity under an existing parent is answered by Compute itself, not by
+    # ARM: its generic text (as for VM extensions and run commands).
+    return ArmError(404, "NotFound", "The entity was not found in this Azure location.")
+
+
 def referenced_not_found(resource_id: str, path: str) -> ArmError:
     # undocumented: chosen code (a body references a resource that does not exist)
     return ArmError(

@@ -80,7 +80,12 @@ def create_local_rp(
     if cross_region:
         _replicate_from(core, rp, vm)
         copies.inject_replication_faults(core, rp, context)
-    op = core.ops.start_rp_create(rp, core.config.local_create_seconds, api_version, context)
+    duration = (
+        core.config.crash_consistent_create_seconds
+        if mode == "CrashConsistent"
+        else core.config.local_create_seconds
+    )
+    op = core.ops.start_rp_create(rp, duration, api_version, context)
     if cross_region:
         rp.replication_start = op.end
         if core.config.cross_region_creation == "copy-rules":

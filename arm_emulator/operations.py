@@ -122,6 +122,8 @@ def _disk_created(s: Scheduler, op: Operation, failed: bool) -> bool:
         return False
     disk.provisioning_state = "Failed" if failed else "Succeeded"
     disk.version += 1
+    if not failed:
+        op.output = disk_body(disk)  # the final status carries the disk [WIRE]
     return True
 
 
@@ -318,7 +320,8 @@ class Scheduler:
         location: bool = True,
         retry_after: bool = True,
     ) -> dict[str, str]:
-        path = ids.operation_path(op.subscription, op.region, op.id)
+        segment = "DiskOperations" if op.kind == "disk_create" else "operations"
+        path = ids.operation_path(op.subscription, op.region, op.id, segment)
         url = f"{base_url}{path}?p={op.p}&api-version={op.api_version}"
         headers: dict[str, str] = {}
         if async_op:
@@ -366,7 +369,7 @@ class Scheduler:
             return Reply(202, None, headers)
         if op.status == "Failed":
             return Reply(op.error_status, {"error": op.error or {}})
-        if op.kind == "grant_access":
+        if op.kind in ("grant_access", "disk_create") and op.output is not None:
             return Reply(200, op.output)
         if op.kind == "rp_create":
             rp = self.store.rps.get(ids.key(op.resource_id))

@@ -10,7 +10,7 @@ from .core import Core
 from .errors import ArmError
 from .formatting import dumps
 from .rp_bodies import instance_view_signature, rp_body
-from .store import RestorePoint, RestorePointCollection
+from .store import Operation, RestorePoint, RestorePointCollection
 from .wire import (
     ArmRequest,
     Reply,
@@ -136,7 +136,7 @@ def delete_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     if rp is None:
         return Reply(204)
     if rp.delete_operation is not None and not rp.delete_operation.done:
-        return Reply(202, None, core.ops.headers(rp.delete_operation, req.base_url))
+        return Reply(202, None, _delete_headers(core, rp.delete_operation, req))
     rules.check_deletable(rp, core.now())
     op = core.ops.start(
         "rp_delete",
@@ -151,4 +151,12 @@ def delete_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     rp.provisioning_state = "Deleting"
     rp.delete_operation = op
     rp.touch()
-    return Reply(202, None, core.ops.headers(op, req.base_url))
+    return Reply(202, None, _delete_headers(core, op, req))
+
+
+def _delete_headers(core: Core, op: Operation, req: ArmRequest) -> dict[str, str]:
+    """A restore point DELETE answers with both status URLs, no Retry-After, and
+    Azure-AsyncNotification [WIRE]."""
+    headers = core.ops.headers(op, req.base_url, retry_after=False)
+    headers["Azure-AsyncNotification"] = "Enabled"
+    return headers

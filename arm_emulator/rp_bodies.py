@@ -46,17 +46,21 @@ def _metadata_disk(
     drp: DiskRestorePoint, rp: RestorePoint, shape: frozenset[str], *, copy_done: bool
 ) -> dict[str, Any]:
     entry = disk_entry(drp.lun, drp.os_type, drp.disk_name)
-    entry["caching"] = drp.caching
     entry["diskSizeGB"] = drp.size_gb
+    entry["caching"] = drp.caching
     entry["managedDisk"] = {"storageAccountType": drp.sku, "id": drp.disk_id}
-    point: dict[str, Any] = {"id": drp.id}
-    if rp.is_copy and copy_done and "meta.diskRestorePointAttributes" in shape:
-        # After the copy LRO: the target DRP, its encryption and the source DRP [WIRE].
-        point["encryption"] = {"type": PMK}
-        point["sourceDiskRestorePoint"] = {"id": drp.source_drp_id}
-    entry["diskRestorePoint"] = point
-    if "meta.writeAcceleratorEnabled" in shape:
-        entry["writeAcceleratorEnabled"] = drp.write_accelerator
+    if rp.provisioning_state != "Creating":
+        # No disk restore point ids while Creating; once created, every disk restore point
+        # shows its encryption (a copy's also its source), in the service's order [WIRE].
+        point: dict[str, Any] = {}
+        if "meta.diskRestorePointAttributes" in shape and copy_done:
+            if rp.is_copy:
+                point["sourceDiskRestorePoint"] = {"id": drp.source_drp_id}
+            point["encryption"] = {"type": PMK}
+        point["id"] = drp.id
+        entry["diskRestorePoint"] = point
+    if drp.write_accelerator and "meta.writeAcceleratorEnabled" in shape:
+        entry["writeAcceleratorEnabled"] = True  # sent only when set [WIRE]
     return entry
 
 
@@ -64,6 +68,8 @@ def _source_metadata(rp: RestorePoint, shape: frozenset[str]) -> dict[str, Any]:
     copy_done = rp.provisioning_state == "Succeeded"
     meta = dict(rp.metadata_base)
     controller = meta.pop("_diskControllerType", None)
+    if "meta.hyperVGeneration" in shape:
+        meta["hyperVGeneration"] = meta.pop("hyperVGeneration", None)  # always last [WIRE]
     if "meta.userData" not in shape:
         meta.pop("userData", None)
     if "meta.hyperVGeneration" not in shape:
@@ -97,15 +103,18 @@ def rp_body(
     props: dict[str, Any] = {}
     if rp.exclude_disks:
         props["excludeDisks"] = [{"id": d} for d in rp.exclude_disks]
-    if rp.source_rp_id is not None and "rp.sourceRestorePoint" in shape:
-        props["sourceRestorePoint"] = {"id": rp.source_rp_id}
     props["sourceMetadata"] = _source_metadata(rp, shape)
     if rp.instant_access_minutes is not None and "rp.instantAccessDurationMinutes" in shape:
         props["instantAccessDurationMinutes"] = rp.instant_access_minutes
     if "rp.instantAccessStatus" in shape:
         props["instantAccessStatus"] = _instant_access_status(rp, now, cfg)
     props["provisioningState"] = replication.provisioning_state(rp, now, cfg)
-    props["consistencyMode"] = rp.consistency_mode
+    if rp.is_copy or rp.provisioning_state != "Creating":
+        # A local restore point reports its consistency mode once created; a copy has its
+        # source's from the start [WIRE].
+        props["consistencyMode"] = rp.consistency_mode
+    if rp.source_rp_id is not None and "rp.sourceRestorePoint" in shape:
+        props["sourceRestorePoint"] = {"id": rp.source_rp_id}
     props["timeCreated"] = format_arm(rp.time_created)
     if expand_instance_view and "rp.instanceView" in shape:
         props["instanceView"] = instance_view(rp, now, cfg, api_version=api_version)

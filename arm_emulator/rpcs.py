@@ -8,7 +8,7 @@ from typing import Any
 from . import errors, ids, lookups, rules, versions
 from .core import Core
 from .rp_bodies import rpc_body
-from .store import RestorePointCollection
+from .store import Operation, RestorePointCollection
 from .wire import (
     ArmRequest,
     Reply,
@@ -189,7 +189,7 @@ def delete_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     if rpc is None:
         return Reply(204)  # ARM DELETE is idempotent
     if rpc.delete_operation is not None and not rpc.delete_operation.done:
-        return Reply(202, None, core.ops.headers(rpc.delete_operation, req.base_url))
+        return Reply(202, None, _delete_headers(core, rpc.delete_operation, req))
     now = core.now()
     for rp in rpc.restore_points.values():
         rules.check_deletable(rp, now)
@@ -205,4 +205,10 @@ def delete_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         context=req.context,
     )
     rpc.delete_operation = op
-    return Reply(202, None, core.ops.headers(op, req.base_url))
+    return Reply(202, None, _delete_headers(core, op, req))
+
+
+def _delete_headers(core: Core, op: Operation, req: ArmRequest) -> dict[str, str]:
+    headers = core.ops.headers(op, req.base_url)
+    headers["Azure-AsyncNotification"] = "Enabled"  # on every DELETE [WIRE]
+    return headers
