@@ -15,7 +15,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import disk_restore_points, disks, errors, ids, resources, restore_points, rpcs, versions
+from . import (
+    disk_restore_points,
+    disks,
+    errors,
+    ids,
+    ratelimits,
+    resources,
+    restore_points,
+    rpcs,
+    versions,
+)
 from .clock import format_routing
 from .core import Core
 from .engine import Emulator
@@ -144,13 +154,24 @@ class ArmApp:
             except ArmError as exc:
                 body = b""
                 reply = reply or Reply(exc.status, exc.body(), dict(exc.headers))
+            limit: tuple[str, int] | None = None
+            if route.subscription and ids.GUID_RE.match(route.subscription):
+                # ARM's subscription buckets sit in front of the resource provider.
+                kind = ratelimits.kind_of(method)
+                try:
+                    remaining = emu.ratelimits.take(
+                        route.subscription.lower(), kind, emu.config, emu.config.arm_region
+                    )
+                except ArmError as exc:
+                    remaining, reply = 0, reply or Reply(exc.status, exc.body(), dict(exc.headers))
+                limit = (kind, remaining)
             if reply is None:
                 reply = self._handle(scope, headers, route, method, query_string, body, correlation)
             if drop_after:
                 await _drop(scope)
                 return
             status = reply.status
-            await self._send(send, reply, headers, correlation, method, route, operation)
+            await self._send(send, reply, headers, correlation, operation, limit)
         finally:
             emu.requests.record(
                 method=method,
@@ -280,9 +301,8 @@ class ArmApp:
         reply: Reply,
         req_headers: dict[str, str],
         correlation: str,
-        method: str,
-        route: ids.Route,
         operation: str,
+        limit: tuple[str, int] | None,
     ) -> None:
         emu = self.emu
         if reply.body is None:
@@ -300,12 +320,8 @@ class ArmApp:
         out.append((b"x-ms-correlation-request-id", correlation.encode()))
         routing = f"{emu.config.arm_region}:{format_routing(emu.now())}:{request_id}"
         out.append((b"x-ms-routing-request-id", routing.encode()))
-        if route.subscription and ids.GUID_RE.match(route.subscription):
-            kind = "reads" if method == "GET" else "deletes" if method == "DELETE" else "writes"
-            remaining = emu.ratelimits.take(route.subscription.lower(), kind)
-            out.append(
-                (f"x-ms-ratelimit-remaining-subscription-{kind}".encode(), str(remaining).encode())
-            )
+        if limit is not None:
+            out.extend(ratelimits.headers(limit[0], limit[1], emu.config))
         if (
             "x-ms-ratelimit-remaining-resource" not in reply.headers
             and operation in RESOURCE_LIMITS

@@ -93,6 +93,16 @@ class EmulatorConfig:
     # §14): "refuse" (400), "allow" (no copy rules), "copy-rules" (one in flight per collection
     # and the copy PUT budget apply).
     cross_region_creation: str = "refuse"
+    # ARM's subscription throttling (token buckets per subscription and ARM region, REAL time,
+    # capacity and refill per second [DOC §6]). Off: the remaining tokens are reported, nothing is
+    # refused. On: an empty bucket answers 429 SubscriptionRequestsThrottled + Retry-After.
+    arm_throttling: bool = False
+    arm_read_bucket: float = 250.0
+    arm_read_refill: float = 25.0
+    arm_write_bucket: float = 200.0
+    arm_write_refill: float = 10.0
+    arm_delete_bucket: float = 200.0
+    arm_delete_refill: float = 10.0
     # Event Grid delivery (REAL seconds).
     webhook_timeout_real_seconds: float = 5.0
     webhook_retry_delays_real_seconds: list[float] = field(
