@@ -21,6 +21,7 @@ from . import (
     disks,
     errors,
     ids,
+    ratelimits,
     resources,
     restore_points,
     rpcs,
@@ -156,13 +157,24 @@ class ArmApp:
             except ArmError as exc:
                 body = b""
                 reply = reply or Reply(exc.status, exc.body(), dict(exc.headers))
+            limit: tuple[str, int] | None = None
+            if route.subscription and ids.GUID_RE.match(route.subscription):
+                # ARM's subscription buckets sit in front of the resource provider.
+                kind = ratelimits.kind_of(method)
+                try:
+                    remaining = emu.ratelimits.take(
+                        route.subscription.lower(), kind, emu.config, emu.config.arm_region
+                    )
+                except ArmError as exc:
+                    remaining, reply = 0, reply or Reply(exc.status, exc.body(), dict(exc.headers))
+                limit = (kind, remaining)
             if reply is None:
                 reply = self._handle(scope, headers, route, method, query_string, body, correlation)
             if drop_after:
                 await _drop(scope)
                 return
             status = reply.status
-            await self._send(send, reply, headers, correlation, method, route, operation)
+            await self._send(send, reply, headers, correlation, operation, limit)
         finally:
             emu.requests.record(
                 method=method,
@@ -293,9 +305,8 @@ class ArmApp:
         reply: Reply,
         req_headers: dict[str, str],
         correlation: str,
-        method: str,
-        route: ids.Route,
         operation: str,
+        limit: tuple[str, int] | None,
     ) -> None:
         emu = self.emu
         if reply.body is None:
@@ -313,12 +324,8 @@ class ArmApp:
         out.append((b"x-ms-correlation-request-id", correlation.encode()))
         routing = f"{emu.config.arm_region}:{format_routing(emu.now())}:{request_id}"
         out.append((b"x-ms-routing-request-id", routing.encode()))
-        if route.subscription and ids.GUID_RE.match(route.subscription):
-            kind = "reads" if method == "GET" else "deletes" if method == "DELETE" else "writes"
-            remaining = emu.ratelimits.take(route.subscription.lower(), kind)
-            out.append(
-                (f"x-ms-ratelimit-remaining-subscription-{kind}".encode(), str(remaining).encode())
-            )
+        if limit is not None:
+            out.extend(ratelimits.headers(limit[0], limit[1], emu.config))
         if (
             "x-ms-ratelimit-remaining-resource" not in reply.headers
             and operation in RESOURCE_LIMITS

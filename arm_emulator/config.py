@@ -11,6 +11,19 @@ DEFAULT_SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000001"
 DEFAULT_TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
+LEVELS = frozenset({"Info", "Warning", "Error"})
+# The settings that take one of a few values (the variants; see variants.py).
+CHOICES: dict[str, frozenset[str]] = {
+    "copy_rule_refusal": frozenset({"put", "operation"}),
+    "replication_in_progress_level": LEVELS,
+    "replication_failed_level": LEVELS,
+    "failed_copy_provisioning_state": frozenset({"Succeeded", "Failed"}),
+    "repeated_restore_point_put": frozenset({"201", "200", "409"}),
+    "throttle_body": frozenset({"wrapped", "bare"}),
+    "cross_region_creation": frozenset({"refuse", "allow", "copy-rules"}),
+}
+
+
 @dataclass
 class EmulatorConfig:
     """Every knob of the emulator. Durations are SIMULATED seconds unless the name says `real`."""
@@ -37,9 +50,11 @@ class EmulatorConfig:
     # The newest spec (2025-11-01) declares Location + Retry-After on the RP PUT; the real service
     # (2023-07-01) sent only Azure-AsyncOperation. Off = behave like the wire recording.
     rp_put_location_header: bool = False
-    # LRO durations (simulated seconds). Recorded: copy ~6 s, local create ~35 s.
+    # LRO durations (simulated seconds). Recorded: copy ~6 s, a local (application- or
+    # file-system-consistent) create ~35 s, a crash-consistent create ~3 minutes.
     copy_lro_seconds: float = 6.0
     local_create_seconds: float = 35.0
+    crash_consistent_create_seconds: float = 180.0
     delete_seconds: float = 10.0
     grant_access_seconds: float = 2.0
     revoke_access_seconds: float = 2.0
@@ -59,6 +74,38 @@ class EmulatorConfig:
     instant_access_hydration_seconds: float = (
         0.0  # time a new RP stays in snapshotAccessState InstantAccess
     )
+    # Variants for what Azure does not document (docs/emulator.md, `variants.py`); the defaults
+    # are the emulator's first reading. A copy-rule refusal: "put" = 400/409 at the PUT,
+    # "operation" = 201 and the copy's operation fails with the refusal's error.
+    copy_rule_refusal: str = "put"
+    # Replication status codes while running and after a failure (only the succeeded one is
+    # documented), and a failed copy's provisioningState: "Succeeded" (it only meant
+    # "initiated") or "Failed".
+    replication_in_progress_code: str = "ReplicationState/inProgress"
+    replication_in_progress_level: str = "Info"
+    replication_failed_code: str = "ReplicationState/failed"
+    replication_failed_level: str = "Error"
+    failed_copy_provisioning_state: str = "Succeeded"
+    # A repeated PUT of an existing restore point with the same body: "201" (the spec's only
+    # status), "200", or "409" (refused).
+    repeated_restore_point_put: str = "201"
+    # The Compute 429 body: "wrapped" in {"error": ...} (ARM's canonical shape) or "bare" (as
+    # the Compute throttling doc shows it).
+    throttle_body: str = "wrapped"
+    # Cross-region creation (a collection in another region whose source is a VM, arm-contract
+    # §14): "refuse" (400), "allow" (no copy rules), "copy-rules" (one in flight per collection
+    # and the copy PUT budget apply).
+    cross_region_creation: str = "refuse"
+    # ARM's subscription throttling (token buckets per subscription and ARM region, REAL time,
+    # capacity and refill per second [DOC §6]). Off: the remaining tokens are reported, nothing is
+    # refused. On: an empty bucket answers 429 SubscriptionRequestsThrottled + Retry-After.
+    arm_throttling: bool = False
+    arm_read_bucket: float = 250.0
+    arm_read_refill: float = 25.0
+    arm_write_bucket: float = 200.0
+    arm_write_refill: float = 10.0
+    arm_delete_bucket: float = 200.0
+    arm_delete_refill: float = 10.0
     # Event Grid delivery (REAL seconds).
     webhook_timeout_real_seconds: float = 5.0
     webhook_retry_delays_real_seconds: list[float] = field(
@@ -69,6 +116,17 @@ class EmulatorConfig:
     faults: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     seed_scenario: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(
+                    f"config {camel(name)} must be one of {sorted(allowed)}, not {value!r}"
+                )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:
@@ -85,15 +143,25 @@ class EmulatorConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def update(self, data: dict[str, Any]) -> None:
-        """Change runtime knobs in place (used by PATCH /_emulator/config)."""
+        """Change runtime knobs in place (used by PATCH /_emulator/config); all or nothing."""
+        changes: dict[str, Any] = {}
         for key, value in data.items():
             name = _field_name(key)
             if name is None or name in {"faults", "webhooks", "seed_scenario", "seed"}:
                 raise ValueError(f"config key {key!r} cannot be changed at runtime")
+            changes[name] = value
+        before = {name: getattr(self, name) for name in changes}
+        for name, value in changes.items():
             setattr(self, name, value)
+        try:
+            self.validate()
+        except ValueError:
+            for name, value in before.items():
+                setattr(self, name, value)
+            raise
 
     def to_dict(self) -> dict[str, Any]:
-        return {_camel(f.name): getattr(self, f.name) for f in fields(self)}
+        return {camel(f.name): getattr(self, f.name) for f in fields(self)}
 
 
 def _field_name(key: str) -> str | None:
@@ -105,6 +173,6 @@ def _field_name(key: str) -> str | None:
     return None
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

@@ -187,6 +187,12 @@ class EmulatorControl:
     def update_config(self, **settings: Any) -> dict[str, Any]:
         return self._call("PATCH", "/config", settings)
 
+    def variants(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/variants")["variants"]
+
+    def apply_variant(self, name: str) -> dict[str, Any]:
+        return self._call("POST", f"/variants/{name}")
+
 
 # The async client repeats the sync one method for method, on purpose: each method is one line
 # that builds a request (the bodies are built once, above) and one `await`. Generating one client
@@ -300,3 +306,9 @@ class AsyncEmulatorControl:
 
     async def update_config(self, **settings: Any) -> dict[str, Any]:
         return await self._call("PATCH", "/config", settings)
+
+    async def variants(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/variants"))["variants"]
+
+    async def apply_variant(self, name: str) -> dict[str, Any]:
+        return await self._call("POST", f"/variants/{name}")

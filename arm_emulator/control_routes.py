@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from . import __version__, local_rps, versions
+from . import __version__, local_rps, variants, versions
 from .clock import format_arm
 from .engine import Emulator
 from .errors import ArmError
@@ -272,6 +272,15 @@ def build_control_app(emu: Emulator) -> Router:
         emu.body_cache.clear()
         return JSONResponse(emu.config.to_dict())
 
+    async def variants_get(request: Request) -> Response:
+        return JSONResponse({"variants": [v.to_dict() for v in variants.ALL_VARIANT_SETS]})
+
+    async def variant_apply(request: Request) -> Response:
+        variant = variants.get(request.path_params["name"])
+        emu.config.update({**variants.reset_overrides(), **variant.overrides})
+        emu.body_cache.clear()
+        return JSONResponse({"applied": variant.to_dict(), "config": emu.config.to_dict()})
+
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
@@ -296,6 +305,8 @@ def build_control_app(emu: Emulator) -> Router:
         Route("/state", state_get, methods=["GET"]),
         Route("/config", config_get, methods=["GET"]),
         Route("/config", config_patch, methods=["PATCH"]),
+        Route("/variants", variants_get, methods=["GET"]),
+        Route("/variants/{name}", variant_apply, methods=["POST"]),
     ]
     router = Router(routes=routes)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import ids, lookups, replication, rules
 from .core import Core
+from .errors import ArmError
 from .events import RequestContext
 from .store import DiskRestorePoint, Operation, RestorePoint, RestorePointCollection
 
@@ -18,17 +19,34 @@ def create_copy(
     target: RestorePointCollection,
     name: str,
     source_id: str,
+    excluded: list[str],
     inputs: tuple[Any, ...],
     api_version: str,
     context: RequestContext,
 ) -> tuple[RestorePoint, Operation]:
-    """The copy an ARM PUT asks for, after the throttle and the copy rules."""
+    """The copy an ARM PUT asks for, after the throttle and the copy rules.
+
+    A refusal by the copy rules is a 400/409 at the PUT, or - in the `copy_rule_refusal:
+    operation` variant - a 201 whose operation then fails with that error."""
     source = lookups.referenced(core.store.rps, source_id, "rp", "properties.sourceRestorePoint.id")
     now = core.now()
     # Throttling sits in front of the copy rules; only PUTs that start a copy are counted.
     rules.copy_throttle(target, now, core.config, core.clock)
-    rules.check_copy(core.store, core.config, now, target, source)
-    rp, op = start_copy(core, target, name, source, inputs, api_version, context)
+    refusal: ArmError | None = None
+    try:
+        if excluded:
+            raise rules.not_allowed(
+                400,
+                "Disks cannot be excluded while copying a restore point; exclude them when "
+                "the source restore point is created.",
+                target="properties.excludeDisks",
+            )
+        rules.check_copy(core.store, core.config, now, target, source)
+    except ArmError as exc:
+        if core.config.copy_rule_refusal == "put":
+            raise
+        refusal = exc
+    rp, op = start_copy(core, target, name, source, inputs, api_version, context, refusal)
     target.copy_put_times.append(now)
     return rp, op
 
@@ -93,9 +111,28 @@ def start_copy(
     inputs: tuple[Any, ...],
     api_version: str,
     context: RequestContext | None,
+    refusal: ArmError | None = None,
 ) -> tuple[RestorePoint, Operation]:
-    """Store the copy and start its LRO; replication starts when the LRO ends."""
+    """Store the copy and start its LRO; replication starts when the LRO ends. A `refusal`
+    (the copy rules' error) makes the LRO fail with it."""
     rp = build_copy(core, target, name, source, inputs)
+    if refusal is not None:
+        rp.refused = True
+        fail_with = refusal.as_operation_error()
+        op = core.ops.start_rp_create(
+            rp, core.config.copy_lro_seconds, api_version, context, fail_with=fail_with
+        )
+        op.error_status = refusal.status
+        rp.replication_start = op.end  # in progress until the operation fails
+        return rp, op
+    inject_replication_faults(core, rp, context)
+    op = core.ops.start_rp_create(rp, core.config.copy_lro_seconds, api_version, context)
+    rp.replication_start = op.end
+    return rp, op
+
+
+def inject_replication_faults(core: Core, rp: RestorePoint, context: RequestContext | None) -> None:
+    """Fire the replication_failure rules that match this restore point's create."""
     method = context.method if context else "PUT"
     for rule in core.faults.fire(
         "RestorePoints_Create",
@@ -109,9 +146,6 @@ def start_copy(
             at = float(after) if after is not None else drp.duration / 2
             # Two rules on one disk: it fails at the earlier time.
             drp.fail_after = at if drp.fail_after is None else min(drp.fail_after, at)
-    op = core.ops.start_rp_create(rp, core.config.copy_lro_seconds, api_version, context)
-    rp.replication_start = op.end
-    return rp, op
 
 
 def _failing_disks(rp: RestorePoint, params: dict[str, Any]) -> list[DiskRestorePoint]:

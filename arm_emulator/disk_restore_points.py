@@ -62,7 +62,7 @@ def _grant_access(core: Core, rp: RestorePoint, drp: DiskRestorePoint, req: ArmR
         )
     now = core.now()
     ready = rp.provisioning_state == "Succeeded" and (
-        not rp.is_copy
+        not rp.replicates
         or replication.view(rp, now, core.config).disks[rp.disks.index(drp)].state
         == replication.SUCCEEDED
     )

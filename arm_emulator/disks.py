@@ -62,7 +62,8 @@ def put_disk(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         api_version=req.api_version,
         context=req.context,
     )
-    return Reply(202, disk_body(disk), core.ops.headers(op, req.base_url))
+    # No Retry-After on the disk PUT [WIRE]; the status URL is under DiskOperations.
+    return Reply(202, disk_body(disk), core.ops.headers(op, req.base_url, retry_after=False))
 
 
 def _restore_source(core: Core, creation: dict[str, Any], location: str) -> DiskRestorePoint:

@@ -98,7 +98,7 @@ class Emulator(Core):
                     "provisioningState": rp.provisioning_state,
                     "timeCreated": format_arm(rp.time_created),
                 }
-                if rp.is_copy:
+                if rp.replicates:
                     view = replication.view(rp, now, self.config)
                     entry["replication"] = view.overall
                     entry["disks"] = [

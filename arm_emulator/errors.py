@@ -23,8 +23,10 @@ class ArmError(Exception):
         target: str | None = None,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        bare: bool = False,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
+        self.bare = bare  # the body without the {"error": ...} envelope
         self.status = status
         self.code = code
         self.message = message
@@ -33,15 +35,16 @@ class ArmError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
+        error = self.as_operation_error()
+        return error if self.bare else {"error": error}
+
+    def as_operation_error(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target:
             error["target"] = self.target
         if self.details:
             error["details"] = self.details
-        return {"error": error}
-
-    def as_operation_error(self) -> dict[str, Any]:
-        return self.body()["error"]
+        return error
 
 
 # ---- generic ARM front-door errors -------------------------------------------------------------
@@ -185,6 +188,12 @@ def parent_not_found(parent_type: str, parent_name: str) -> ArmError:
         f"Failed to perform 'read' on resource(s) of type '{parent_type}', because the parent "
         f"resource '{parent_name}' could not be found.",
     )
+
+
+def entity_not_found() -> ArmError:
+    # A missing nested entity under an existing parent is answered by Compute itself, not by
+    # ARM: its generic text (as for VM extensions and run commands).
+    return ArmError(404, "NotFound", "The entity was not found in this Azure location.")
 
 
 def referenced_not_found(resource_id: str, path: str) -> ArmError:

@@ -82,8 +82,10 @@ def drp_id(rp: str, name: str) -> str:
     return f"{rp}/diskRestorePoints/{name}"
 
 
-def operation_path(sub: str, region: str, op_id: str) -> str:
-    return f"/subscriptions/{sub}/providers/{COMPUTE}/locations/{region}/operations/{op_id}"
+def operation_path(sub: str, region: str, op_id: str, segment: str = "operations") -> str:
+    """The status URL path of an operation: `operations`, or `DiskOperations` for the Disk RP's
+    disk operations [WIRE]."""
+    return f"/subscriptions/{sub}/providers/{COMPUTE}/locations/{region}/{segment}/{op_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ def parse_path(path: str) -> Route:
             return Route("unknown_namespace", sub, namespace=segs[3])
         if n == 5 and low[4] == "restorepointcollections":
             return Route("rpc_list_all", sub)
-        if n == 8 and low[4] == "locations" and low[6] == "operations":
+        if n == 8 and low[4] == "locations" and low[6] in ("operations", "diskoperations"):
             return Route("operation", sub, name=segs[7], location=segs[5])
         return Route("unknown_type", sub, namespace=segs[3], resource_type=segs[4])
     if low[2] != "resourcegroups" or n < 4:

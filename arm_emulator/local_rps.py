@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors, ids, rules, versions
+from . import copies, errors, ids, replication, rules, versions
 from .core import Core
 from .events import RequestContext
 from .store import (
@@ -59,6 +59,9 @@ def create_local_rp(
     excluded_keys = {d.lower() for d in excluded}
     included = [att for att in attached if att.disk.id.lower() not in excluded_keys]
     rules.check_local_create(core.store, core.config, rpc, vm, included, mode)
+    cross_region = rpc.location != vm.location
+    if cross_region:
+        rules.check_cross_region_creation(core.config, core.now(), rpc, core.clock)
     rp = snapshot(
         core,
         vm,
@@ -74,8 +77,43 @@ def create_local_rp(
         changed_fraction=changed_fraction,
         hydration_seconds=hydration_seconds,
     )
-    op = core.ops.start_rp_create(rp, core.config.local_create_seconds, api_version, context)
+    if cross_region:
+        _replicate_from(core, rp, vm)
+        copies.inject_replication_faults(core, rp, context)
+    duration = (
+        core.config.crash_consistent_create_seconds
+        if mode == "CrashConsistent"
+        else core.config.local_create_seconds
+    )
+    op = core.ops.start_rp_create(rp, duration, api_version, context)
+    if cross_region:
+        rp.replication_start = op.end
+        if core.config.cross_region_creation == "copy-rules":
+            rpc.copy_put_times.append(core.now())
     return rp, op
+
+
+def _replicate_from(core: Core, rp: RestorePoint, vm: VirtualMachine) -> None:
+    """Cross-region creation (arm-contract §14): the snapshot is taken in the VM's region and
+    copied to the collection's; like a copy, the first one is full and later ones carry the
+    bytes changed since the newest one that replicated (inferred)."""
+    now, cfg = core.now(), core.config
+    done = [
+        p
+        for p in rp.collection.restore_points.values()
+        if p.cross_region and replication.succeeded(p, now, cfg)
+    ]
+    base = max(done, key=rules.order_key) if done else None
+    for drp in rp.disks:
+        wanted = drp.disk_id.lower()
+        prev = next((d for d in base.disks if d.disk_id.lower() == wanted), None) if base else None
+        nbytes = drp.used_bytes
+        if prev is not None:
+            nbytes = min(nbytes, max(0, drp.cum_changed - prev.cum_changed))
+        drp.bytes_to_copy = nbytes
+        drp.duration = replication.transfer_seconds(nbytes, cfg)
+        drp.source_location = vm.location
+    rp.cross_region = True
 
 
 def snapshot(

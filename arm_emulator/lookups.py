@@ -83,9 +83,7 @@ def rp_of(store: Store, route: ids.Route, *, as_parent: bool) -> RestorePoint:
     if rp is None:
         if as_parent:
             raise errors.parent_not_found(ids.RP_TYPE, f"{rpc.name}/{route.rp}")
-        raise errors.resource_not_found(
-            ids.RP_TYPE, f"{rpc.name}/{route.rp}", route.resource_group or ""
-        )
+        raise errors.entity_not_found()
     return rp
 
 
@@ -96,6 +94,4 @@ def drp_of(store: Store, route: ids.Route) -> tuple[RestorePoint, DiskRestorePoi
     for drp in rp.disks:
         if drp.name.lower() == wanted:
             return rp, drp
-    raise errors.resource_not_found(
-        ids.DRP_TYPE, f"{rp.collection.name}/{rp.name}/{route.drp}", route.resource_group or ""
-    )
+    raise errors.entity_not_found()

@@ -122,6 +122,8 @@ def _disk_created(s: Scheduler, op: Operation, failed: bool) -> bool:
         return False
     disk.provisioning_state = "Failed" if failed else "Succeeded"
     disk.version += 1
+    if not failed:
+        op.output = disk_body(disk)  # the final status carries the disk [WIRE]
     return True
 
 
@@ -194,16 +196,21 @@ class Scheduler:
         duration: float,
         api_version: str,
         context: RequestContext | None,
+        fail_with: dict[str, str] | None = None,
     ) -> Operation:
         """Start an operation of `kind` (a key of COMPLETIONS) that ends `duration` simulated
-        seconds from now; an `lro_failure` fault on its ARM operation makes it end Failed."""
+        seconds from now; an `lro_failure` fault on its ARM operation makes it end Failed, and
+        so does `fail_with` (an error decided when it was accepted)."""
         op = self._new(kind, resource_id, subscription, region, duration, api_version, context)
+        op.fail_with = fail_with
         method = context.method if context else "PUT"
         completion = COMPLETIONS[kind]
         lro_failure = frozenset({"lro_failure"})
-        fired = self.faults.fire(
-            completion.operation_id, method, resource_id, lro_failure, exclusive=lro_failure
-        )
+        fired = []
+        if fail_with is None:
+            fired = self.faults.fire(
+                completion.operation_id, method, resource_id, lro_failure, exclusive=lro_failure
+            )
         if fired:
             code, message = completion.error
             op.fail_with = {
@@ -221,6 +228,7 @@ class Scheduler:
         duration: float,
         api_version: str,
         context: RequestContext | None,
+        fail_with: dict[str, str] | None = None,
     ) -> Operation:
         """Store a new restore point and start its create operation."""
         op = self.start(
@@ -231,6 +239,7 @@ class Scheduler:
             duration=duration,
             api_version=api_version,
             context=context,
+            fail_with=fail_with,
         )
         rp.operation = op
         self.store.add_rp(rp)
@@ -311,7 +320,8 @@ class Scheduler:
         location: bool = True,
         retry_after: bool = True,
     ) -> dict[str, str]:
-        path = ids.operation_path(op.subscription, op.region, op.id)
+        segment = "DiskOperations" if op.kind == "disk_create" else "operations"
+        path = ids.operation_path(op.subscription, op.region, op.id, segment)
         url = f"{base_url}{path}?p={op.p}&api-version={op.api_version}"
         headers: dict[str, str] = {}
         if async_op:
@@ -359,7 +369,7 @@ class Scheduler:
             return Reply(202, None, headers)
         if op.status == "Failed":
             return Reply(op.error_status, {"error": op.error or {}})
-        if op.kind == "grant_access":
+        if op.kind in ("grant_access", "disk_create") and op.output is not None:
             return Reply(200, op.output)
         if op.kind == "rp_create":
             rp = self.store.rps.get(ids.key(op.resource_id))

@@ -47,6 +47,23 @@ STATUS_BY_STATE = {
     IN_PROGRESS: STATUS_IN_PROGRESS,
     FAILED: STATUS_FAILED,
 }
+
+
+def status(state: str, cfg: EmulatorConfig) -> dict[str, str]:
+    """The InstanceViewStatus of a replication state; the undocumented in-progress and failed
+    ones take the configured variant's code and level."""
+    if state == SUCCEEDED:
+        return STATUS_SUCCEEDED
+    if state == IN_PROGRESS:
+        code, level = cfg.replication_in_progress_code, cfg.replication_in_progress_level
+    else:
+        code, level = cfg.replication_failed_code, cfg.replication_failed_level
+    default = STATUS_BY_STATE[state]
+    if (code, level) == (default["code"], default["level"]):
+        return default
+    return {"code": code, "level": level, "displayStatus": default["displayStatus"]}
+
+
 # Disk RP `replicationState` string (free-form in the spec; the example shows "Succeeded").
 DISK_RP_STATE = {SUCCEEDED: "Succeeded", IN_PROGRESS: "InProgress", FAILED: "Failed"}
 
@@ -142,6 +159,20 @@ def _failure_time(
         if done > cap:
             candidates.append(cap)  # terminated after the maximum copy time
     return min(candidates) if candidates else None
+
+
+def provisioning_state(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> str:
+    """A restore point's provisioningState as rendered: a replicating restore point whose
+    replication failed keeps Succeeded ("initiated"), or shows Failed in that variant."""
+    state = rp.provisioning_state
+    if (
+        state == "Succeeded"
+        and cfg.failed_copy_provisioning_state == "Failed"
+        and rp.replicates
+        and view(rp, now, cfg).overall == FAILED
+    ):
+        return "Failed"
+    return state
 
 
 def finished(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> bool:

@@ -10,7 +10,7 @@ from .core import Core
 from .errors import ArmError
 from .formatting import dumps
 from .rp_bodies import instance_view_signature, rp_body
-from .store import RestorePoint, RestorePointCollection
+from .store import Operation, RestorePoint, RestorePointCollection
 from .wire import (
     ArmRequest,
     Reply,
@@ -47,15 +47,8 @@ def put_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     if source_id is not None:
         if not versions.at_least(req.api_version, versions.COPY_MIN_VERSION):
             raise errors.copy_needs_newer_api()
-        if excluded:
-            raise rules.not_allowed(
-                400,
-                "Disks cannot be excluded while copying a restore point; exclude them when "
-                "the source restore point is created.",
-                target="properties.excludeDisks",
-            )
         rp, op = copies.create_copy(
-            core, rpc, route.rp, source_id, inputs, req.api_version, req.context
+            core, rpc, route.rp, source_id, excluded, inputs, req.api_version, req.context
         )
     else:
         rp, op = local_rps.create_local_rp(
@@ -83,7 +76,7 @@ def put_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
 def _rate_limit_headers(
     core: Core, rpc: RestorePointCollection, rp: RestorePoint
 ) -> dict[str, str]:
-    remaining = rules.remaining_copy_puts(rpc, core.now(), core.config) if rp.is_copy else 5
+    remaining = rules.remaining_copy_puts(rpc, core.now(), core.config) if rp.replicates else 5
     return {
         "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/"
         f"PutRestorePointResource;{remaining},"
@@ -96,8 +89,9 @@ def _re_put_rp(core: Core, rp: RestorePoint, inputs: tuple[Any, ...], req: ArmRe
     status the spec allows for RestorePoints_Create) with the original operation's URL."""
     if rp.provisioning_state == "Deleting":
         raise rules.not_allowed(409, f"Restore point '{rp.name}' is being deleted.")
-    if inputs != rp.inputs:
-        # undocumented: chosen code; the message is the spec's text.
+    if inputs != rp.inputs or core.config.repeated_restore_point_put == "409":
+        # undocumented: chosen code; the message is the spec's text. A repeated PUT with the
+        # same body gets it too in the "409" variant.
         raise ArmError(
             409,
             "OperationNotAllowed",
@@ -112,7 +106,9 @@ def _re_put_rp(core: Core, rp: RestorePoint, inputs: tuple[Any, ...], req: ArmRe
             retry_after=False,
         )
         headers["Azure-AsyncNotification"] = "Enabled"
-    return Reply(201, rp_body(rp, core.now(), core.config, api_version=req.api_version), headers)
+    status = 200 if core.config.repeated_restore_point_put == "200" else 201
+    body = rp_body(rp, core.now(), core.config, api_version=req.api_version)
+    return Reply(status, body, headers)
 
 
 def get_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
@@ -140,7 +136,7 @@ def delete_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     if rp is None:
         return Reply(204)
     if rp.delete_operation is not None and not rp.delete_operation.done:
-        return Reply(202, None, core.ops.headers(rp.delete_operation, req.base_url))
+        return Reply(202, None, _delete_headers(core, rp.delete_operation, req))
     rules.check_deletable(rp, core.now())
     op = core.ops.start(
         "rp_delete",
@@ -155,4 +151,12 @@ def delete_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     rp.provisioning_state = "Deleting"
     rp.delete_operation = op
     rp.touch()
-    return Reply(202, None, core.ops.headers(op, req.base_url))
+    return Reply(202, None, _delete_headers(core, op, req))
+
+
+def _delete_headers(core: Core, op: Operation, req: ArmRequest) -> dict[str, str]:
+    """A restore point DELETE answers with both status URLs, no Retry-After, and
+    Azure-AsyncNotification [WIRE]."""
+    headers = core.ops.headers(op, req.base_url, retry_after=False)
+    headers["Azure-AsyncNotification"] = "Enabled"
+    return headers

@@ -46,17 +46,21 @@ def _metadata_disk(
     drp: DiskRestorePoint, rp: RestorePoint, shape: frozenset[str], *, copy_done: bool
 ) -> dict[str, Any]:
     entry = disk_entry(drp.lun, drp.os_type, drp.disk_name)
-    entry["caching"] = drp.caching
     entry["diskSizeGB"] = drp.size_gb
+    entry["caching"] = drp.caching
     entry["managedDisk"] = {"storageAccountType": drp.sku, "id": drp.disk_id}
-    point: dict[str, Any] = {"id": drp.id}
-    if rp.is_copy and copy_done and "meta.diskRestorePointAttributes" in shape:
-        # After the copy LRO: the target DRP, its encryption and the source DRP [WIRE].
-        point["encryption"] = {"type": PMK}
-        point["sourceDiskRestorePoint"] = {"id": drp.source_drp_id}
-    entry["diskRestorePoint"] = point
-    if "meta.writeAcceleratorEnabled" in shape:
-        entry["writeAcceleratorEnabled"] = drp.write_accelerator
+    if rp.provisioning_state != "Creating":
+        # No disk restore point ids while Creating; once created, every disk restore point
+        # shows its encryption (a copy's also its source), in the service's order [WIRE].
+        point: dict[str, Any] = {}
+        if "meta.diskRestorePointAttributes" in shape and copy_done:
+            if rp.is_copy:
+                point["sourceDiskRestorePoint"] = {"id": drp.source_drp_id}
+            point["encryption"] = {"type": PMK}
+        point["id"] = drp.id
+        entry["diskRestorePoint"] = point
+    if drp.write_accelerator and "meta.writeAcceleratorEnabled" in shape:
+        entry["writeAcceleratorEnabled"] = True  # sent only when set [WIRE]
     return entry
 
 
@@ -64,6 +68,8 @@ def _source_metadata(rp: RestorePoint, shape: frozenset[str]) -> dict[str, Any]:
     copy_done = rp.provisioning_state == "Succeeded"
     meta = dict(rp.metadata_base)
     controller = meta.pop("_diskControllerType", None)
+    if "meta.hyperVGeneration" in shape:
+        meta["hyperVGeneration"] = meta.pop("hyperVGeneration", None)  # always last [WIRE]
     if "meta.userData" not in shape:
         meta.pop("userData", None)
     if "meta.hyperVGeneration" not in shape:
@@ -97,15 +103,18 @@ def rp_body(
     props: dict[str, Any] = {}
     if rp.exclude_disks:
         props["excludeDisks"] = [{"id": d} for d in rp.exclude_disks]
-    if rp.source_rp_id is not None and "rp.sourceRestorePoint" in shape:
-        props["sourceRestorePoint"] = {"id": rp.source_rp_id}
     props["sourceMetadata"] = _source_metadata(rp, shape)
     if rp.instant_access_minutes is not None and "rp.instantAccessDurationMinutes" in shape:
         props["instantAccessDurationMinutes"] = rp.instant_access_minutes
     if "rp.instantAccessStatus" in shape:
         props["instantAccessStatus"] = _instant_access_status(rp, now, cfg)
-    props["provisioningState"] = rp.provisioning_state
-    props["consistencyMode"] = rp.consistency_mode
+    props["provisioningState"] = replication.provisioning_state(rp, now, cfg)
+    if rp.is_copy or rp.provisioning_state != "Creating":
+        # A local restore point reports its consistency mode once created; a copy has its
+        # source's from the start [WIRE].
+        props["consistencyMode"] = rp.consistency_mode
+    if rp.source_rp_id is not None and "rp.sourceRestorePoint" in shape:
+        props["sourceRestorePoint"] = {"id": rp.source_rp_id}
     props["timeCreated"] = format_arm(rp.time_created)
     if expand_instance_view and "rp.instanceView" in shape:
         props["instanceView"] = instance_view(rp, now, cfg, api_version=api_version)
@@ -115,7 +124,7 @@ def rp_body(
 def _instant_access_status(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> str:
     """`instantAccessStatus` (2025-11-01 only): the snapshot state; a copy is Available once
     replicated."""
-    if rp.is_copy:
+    if rp.replicates:
         done = rp.provisioning_state == "Succeeded" and replication.succeeded(rp, now, cfg)
         return "Available" if done else "Pending"
     return snapshot_access_state(rp, now)
@@ -138,16 +147,16 @@ def instance_view(
     shape = versions.shape(api_version)
     with_percent = "iv.completionPercent" in shape
     entries: list[dict[str, Any]] = []
-    if rp.is_copy:
+    if rp.replicates:
         rv = replication.view(rp, now, cfg)
         for drp, progress in zip(rp.disks, rv.disks, strict=True):
-            status: dict[str, Any] = {"status": replication.STATUS_BY_STATE[progress.state]}
+            status: dict[str, Any] = {"status": replication.status(progress.state, cfg)}
             if progress.percent is not None and with_percent:
                 status["completionPercent"] = progress.percent
             entries.append({"id": drp.id, "replicationStatus": status})
         return {
             "diskRestorePoints": entries,
-            "statuses": [replication.STATUS_BY_STATE[rv.overall]],
+            "statuses": [replication.status(rv.overall, cfg)],
         }
     # A local restore point has nothing to replicate; the official example reports it as
     # replicated (ReplicationState/succeeded, 100) once created.
@@ -172,7 +181,7 @@ def instance_view_signature(rp: RestorePoint, now: float, cfg: EmulatorConfig) -
     """A cheap value that changes whenever the body would render differently: a copy's published
     state only changes at progress ticks (and at the 14-day cap), a local one with its access
     state."""
-    if rp.is_copy:
+    if rp.replicates:
         start = rp.replication_start
         if rp.forced_replication or rp.provisioning_state == "Failed" or start is None:
             return ("static",)
@@ -206,7 +215,7 @@ def drp_body(
     if "drp.networkAccess" in shape:
         props["networkAccessPolicy"] = "AllowAll"
         props["publicNetworkAccess"] = "Disabled"
-    if rp.is_copy:
+    if rp.replicates:
         # Filled only when the source is in a different region [SPEC].
         rv = replication.view(rp, now, cfg)
         progress = rv.disks[rp.disks.index(drp)]
@@ -222,7 +231,7 @@ def drp_body(
         # Disk RP 2026-03-02: a copy's snapshot is inferred Pending until replicated.
         props["snapshotAccessState"] = (
             ("Available" if replication.succeeded(rp, now, cfg) else "Pending")
-            if rp.is_copy
+            if rp.replicates
             else snapshot_access_state(rp, now)
         )
     return {"id": drp.id, "name": drp.name, "properties": props}

@@ -8,7 +8,7 @@ from typing import Any
 from . import errors, ids, lookups, rules, versions
 from .core import Core
 from .rp_bodies import rpc_body
-from .store import RestorePointCollection
+from .store import Operation, RestorePointCollection
 from .wire import (
     ArmRequest,
     Reply,
@@ -56,8 +56,12 @@ def put_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     parsed = ids.parse_resource_id(source_id)
     if parsed is not None and parsed.kind == "vm":
         vm = lookups.referenced(core.store.vms, source_id, "vm", "properties.source.id")
-        if vm.location != location:
-            # undocumented: chosen code ("location must be the VM's region" [DOC])
+        cross_region = core.config.cross_region_creation != "refuse" and versions.at_least(
+            req.api_version, versions.CROSS_REGION_CREATION_MIN_VERSION
+        )
+        if vm.location != location and not cross_region:
+            # undocumented: chosen code ("location must be the VM's region" [DOC]); cross-region
+            # creation (arm-contract §14) only in its variants
             raise errors.invalid_parameter(
                 f"The restore point collection must be in the region of its source virtual "
                 f"machine '{vm.location}', not '{location}'.",
@@ -185,7 +189,7 @@ def delete_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     if rpc is None:
         return Reply(204)  # ARM DELETE is idempotent
     if rpc.delete_operation is not None and not rpc.delete_operation.done:
-        return Reply(202, None, core.ops.headers(rpc.delete_operation, req.base_url))
+        return Reply(202, None, _delete_headers(core, rpc.delete_operation, req))
     now = core.now()
     for rp in rpc.restore_points.values():
         rules.check_deletable(rp, now)
@@ -201,4 +205,10 @@ def delete_rpc(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         context=req.context,
     )
     rpc.delete_operation = op
-    return Reply(202, None, core.ops.headers(op, req.base_url))
+    return Reply(202, None, _delete_headers(core, op, req))
+
+
+def _delete_headers(core: Core, op: Operation, req: ArmRequest) -> dict[str, str]:
+    headers = core.ops.headers(op, req.base_url)
+    headers["Azure-AsyncNotification"] = "Enabled"  # on every DELETE [WIRE]
+    return headers

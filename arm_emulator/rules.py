@@ -166,7 +166,7 @@ def copy_throttle(
         f'"allowedRequestCount":{cfg.copy_puts_per_hour},"measuredRequestCount":{len(times) + 1}}}'
     )
     # Documented: 429 + Retry-After [DOC]; the body follows the Compute throttling example, wrapped
-    # in the canonical {"error": ...} envelope.
+    # in the canonical {"error": ...} envelope, or bare as the doc shows it (a variant).
     raise ArmError(
         429,
         "OperationNotAllowed",
@@ -180,7 +180,30 @@ def copy_throttle(
             }
         ],
         headers={"Retry-After": str(retry_after)},
+        bare=cfg.throttle_body == "bare",
     )
+
+
+def check_cross_region_creation(
+    cfg: EmulatorConfig, now: float, rpc: RestorePointCollection, clock: VirtualClock
+) -> None:
+    """In the "copy-rules" variant, a restore point created across regions obeys the copy rules
+    that can apply to it: the PUT budget per collection and one in flight per collection (the
+    order rule holds by construction; there is no source restore point to duplicate)."""
+    if cfg.cross_region_creation != "copy-rules":
+        return
+    copy_throttle(rpc, now, cfg, clock)
+    in_flight = [
+        rp
+        for rp in rpc.restore_points.values()
+        if rp.cross_region and not _failed(rp, now, cfg) and not replication.finished(rp, now, cfg)
+    ]
+    if in_flight:
+        raise not_allowed(
+            409,
+            f"A restore point ('{in_flight[0].name}') is still being created in '{rpc.name}' "
+            "across regions; only one at a time is allowed. Retry after it completes.",
+        )
 
 
 def remaining_copy_puts(rpc: RestorePointCollection, now: float, cfg: EmulatorConfig) -> int:
@@ -311,7 +334,7 @@ def _source_order(store: Store, copy: RestorePoint) -> tuple[float, int]:
 
 
 def _failed(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> bool:
-    if rp.provisioning_state == "Failed":
+    if rp.provisioning_state == "Failed" or rp.refused:
         return True
     if rp.operation is not None and not rp.operation.done:
         return False

@@ -72,10 +72,11 @@ def new_vm(
         disk_controller_type=spec.get("diskControllerType"),
         user_data=spec.get("userData"),
         security_type=spec.get("securityType"),
+        license_type=spec.get("licenseType"),
     )
     for att in vm.attached():
         att.disk.managed_by = vm.id
-    vm.metadata_base = _metadata_base(vm)
+    vm.metadata_base = _metadata_base(vm, boot_diagnostics=bool(spec.get("bootDiagnostics")))
     return vm
 
 
@@ -195,17 +196,23 @@ def _os_profile(name: str, os_type: str) -> dict[str, Any]:
     return profile
 
 
-def _metadata_base(vm: VirtualMachine) -> dict[str, Any]:
-    """sourceMetadata without the storage profile (inserted after hardwareProfile on render)."""
+def _metadata_base(vm: VirtualMachine, *, boot_diagnostics: bool) -> dict[str, Any]:
+    """sourceMetadata without the storage profile (inserted after hardwareProfile on render):
+    the fields Azure sends, in its order [WIRE] - vmId, location, hardwareProfile,
+    (storageProfile), osProfile, hyperVGeneration - and the optional ones only when the VM has
+    them (boot diagnostics, a license type, a security type, user data)."""
     meta: dict[str, Any] = {
         "vmId": vm.vm_id,
+        "location": vm.location,
         "hardwareProfile": {"vmSize": vm.vm_size},
         "osProfile": vm.os_profile,
-        "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
     }
+    if boot_diagnostics:
+        meta["diagnosticsProfile"] = {"bootDiagnostics": {"enabled": True}}
+    if vm.license_type:
+        meta["licenseType"] = vm.license_type
     if vm.security_type:
         meta["securityProfile"] = {"securityType": vm.security_type}
-    meta["location"] = vm.location
     if vm.user_data:
         meta["userData"] = vm.user_data
     meta["hyperVGeneration"] = vm.hyper_v_generation

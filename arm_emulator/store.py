@@ -177,10 +177,19 @@ class RestorePoint:
     hydrated_at: float = 0.0  # end of snapshotAccessState InstantAccess
     delete_operation: Operation | None = None
     version: int = 0
+    # A copy the rules refused in the "operation" variant: accepted, its operation will fail.
+    refused: bool = False
+    # Created from a VM in another region (cross-region creation, arm-contract §14).
+    cross_region: bool = False
 
     @property
     def is_copy(self) -> bool:
         return self.source_rp_id is not None
+
+    @property
+    def replicates(self) -> bool:
+        """Its data crosses regions: a copy, or a cross-region creation."""
+        return self.source_rp_id is not None or self.cross_region
 
     def touch(self) -> None:
         self.version += 1

@@ -45,6 +45,7 @@ OPERATION_VERSIONS: tuple[str, ...] = (*VM_VERSIONS, *DISK_VERSIONS)
 COPY_MIN_VERSION = "2022-03-01"  # "This request can be made with api-version '2022-03-01' or newer"
 CRASH_CONSISTENT_MIN_VERSION = "2021-07-01"
 INSTANT_ACCESS_MIN_VERSION = "2025-04-01"
+CROSS_REGION_CREATION_MIN_VERSION = "2021-07-01"  # arm-contract §14 [DOC]
 
 # The api-versions the app pins (shared/settings.py ARM_API_VERSION; disks: the app calls none,
 # tests and docs use this one). The SDK's defaults are the newest of each family.

@@ -46,7 +46,7 @@ CASES = [
     ("unknown-root", "GET", "/foo/bar", f"api-version={API}", b"", {}, 404, "NotFound"),
     ("bad-subscription", "GET", "/subscriptions/xyz/resourceGroups/rg", "api-version=2021-04-01", b"", {}, 400, "InvalidSubscriptionId"),
     ("bad-expand", "GET", rp_path("rpc1", "rp1"), f"api-version={API}&$expand=everything", b"", {}, 400, "InvalidParameter"),
-    ("grant-no-body", "POST", DRP_LIST + "/x/beginGetAccess", "api-version=2025-01-02", b"", {}, 404, "ResourceNotFound"),
+    ("grant-no-body", "POST", DRP_LIST + "/x/beginGetAccess", "api-version=2025-01-02", b"", {}, 404, "NotFound"),
     ("unknown-operation", "GET", f"/subscriptions/{SUB}/providers/Microsoft.Compute/locations/eastus/operations/abc", f"api-version={API}", b"", {}, 404, "NotFound"),
     ("disk-bad-create-option", "PUT", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/d1", "api-version=2025-01-02", b'{"location": "eastus", "properties": {"creationData": {"createOption": "Copy"}}}', JSON, 400, "InvalidParameter"),
     ("disk-no-creation", "PUT", f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/d1", "api-version=2025-01-02", b'{"location": "eastus", "properties": {}}', JSON, 400, "InvalidParameter"),

@@ -108,8 +108,12 @@ async def test_not_found_codes(arm: Arm) -> None:
     assert (r.status_code, r.json()["error"]["code"]) == (404, "ResourceNotFound")
     r = await arm.get(rp_path("nope", "rp1"))
     assert (r.status_code, r.json()["error"]["code"]) == (404, "ParentResourceNotFound")
+    # A missing nested entity under an existing parent: Compute's own answer.
     r = await arm.get(rp_path("rpc1", "nope"))
-    assert (r.status_code, r.json()["error"]["code"]) == (404, "ResourceNotFound")
+    assert (r.status_code, r.json()["error"]) == (
+        404,
+        {"code": "NotFound", "message": "The entity was not found in this Azure location."},
+    )
     r = await arm.get(rpc_path("rpc1", sub=str(uuid.uuid4())))
     assert (r.status_code, r.json()["error"]["code"]) == (404, "SubscriptionNotFound")
     r = await arm.get(rpc_path("rpc1", sub="not-a-guid"))

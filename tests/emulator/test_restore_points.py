@@ -26,7 +26,8 @@ async def test_local_create_lro(arm: Arm) -> None:
     body = r.json()
     assert list(body) == ["name", "id", "properties"]
     assert body["properties"]["provisioningState"] == "Creating"
-    assert body["properties"]["consistencyMode"] == "FileSystemConsistent"  # Linux default
+    # No consistencyMode until the restore point is created [WIRE]
+    assert "consistencyMode" not in body["properties"]
     m = OP_URL.match(r.headers["azure-asyncoperation"])
     assert m
     assert m["region"] == "eastus"
@@ -44,6 +45,7 @@ async def test_local_create_lro(arm: Arm) -> None:
     assert "endTime" in status
     r = await arm.get(rp_path("rpc1", "rp4"))
     assert r.json()["properties"]["provisioningState"] == "Succeeded"
+    assert r.json()["properties"]["consistencyMode"] == "FileSystemConsistent"  # Linux default
 
 
 async def test_location_header_flag(make_arm) -> None:
@@ -93,11 +95,13 @@ async def test_exclude_disks_and_consistency_mode(arm: Arm) -> None:
     r = await arm.put(rp_path("rpc1", "rp4"), body)
     assert r.status_code == 201, r.text
     props = r.json()["properties"]
-    assert props["consistencyMode"] == "CrashConsistent"
+    assert "consistencyMode" not in props  # reported once created [WIRE]
     assert props["excludeDisks"] == [{"id": lun1}]
     luns = [d["lun"] for d in props["sourceMetadata"]["storageProfile"]["dataDisks"]]
     assert luns == [0]
-    await arm.advance(40)
+    await arm.advance(180)  # a crash-consistent create takes about 3 minutes
+    got = (await arm.get(rp_path("rpc1", "rp4"))).json()["properties"]
+    assert (got["provisioningState"], got["consistencyMode"]) == ("Succeeded", "CrashConsistent")
     r = await arm.put(
         rp_path("rpc1", "rp5"), {"properties": {"consistencyMode": "ApplicationConsistent"}}
     )
