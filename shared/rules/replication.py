@@ -51,7 +51,12 @@ def assess(view: InstanceView) -> ReplicationView:
     """Classify a copy from its instance view (read by `shared.arm.bodies.instance_view`)."""
     state, disks, statuses = view.provisioning_state, view.disks, view.statuses
 
-    if state is not None and state.lower() in ("failed", "canceled"):
+    failed = [d for d in disks if _is_failed(d.code, d.level)]
+    failed_status = [s for s in statuses if _is_failed(s.code, s.level)]
+    failed_state = state is not None and state.lower() in ("failed", "canceled")
+    # A failed disk says more than the state: Azure may mark a failed copy's provisioningState
+    # Failed or leave it Succeeded (undocumented; the emulator offers both).
+    if failed_state and not failed:
         failure = Failure(
             code="CopyOperationFailed",
             message=f"the copy's provisioningState is {state} and Azure gave no reason; a failed "
@@ -60,11 +65,9 @@ def assess(view: InstanceView) -> ReplicationView:
         )
         return ReplicationView(CopyStatus.FAILED, None, disks, failure, state)
     # A resource without provisioningState counts as Succeeded (ARM RPC); anything else runs.
-    if state is not None and state.lower() != "succeeded":
+    if not failed_state and state is not None and state.lower() != "succeeded":
         return ReplicationView(CopyStatus.INITIATING, None, disks, None, state)
 
-    failed = [d for d in disks if _is_failed(d.code, d.level)]
-    failed_status = [s for s in statuses if _is_failed(s.code, s.level)]
     if failed or failed_status:
         names = ", ".join(d.name or d.id or "?" for d in failed) or "the restore point"
         failure = Failure(

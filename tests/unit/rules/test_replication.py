@@ -350,3 +350,22 @@ def test_assess_does_not_mutate_its_input() -> None:
     before = json.dumps(body, sort_keys=True)
     read_and_assess(body)
     assert json.dumps(body, sort_keys=True) == before
+
+
+@pytest.mark.parametrize("state", ["Succeeded", "Failed"])
+@pytest.mark.parametrize(
+    ("code", "level"),
+    [("ReplicationState/failed", "Error"), ("ReplicationState/Failed", "Warning")],
+)
+def test_a_failed_disk_is_a_replication_failure_whatever_the_state(
+    state: str, code: str, level: str
+) -> None:
+    """Azure does not say whether a failed copy keeps provisioningState Succeeded: either way,
+    a disk that reports failure makes it a replication failure (not a failed operation)."""
+    body = copy.deepcopy(EXAMPLE)
+    props(body)["provisioningState"] = state
+    disk(body, 0)["status"] = {"code": code, "level": level}
+    result = read_and_assess(body)
+    assert result.status is CopyStatus.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "ReplicationFailed"
