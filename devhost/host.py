@@ -35,7 +35,7 @@ from devhost.metadata import (
 from devhost.outputs import QueueOutputSender
 from devhost.queue_listener import QueueListener
 from devhost.settings import AppSettings, HostConfig
-from devhost.storage import QueueClients, account_label, resolve_connection
+from devhost.storage import QueueClients, StorageConnection, resolve_connection
 from devhost.timer_scheduler import TimerScheduler, host_timezone
 
 log = host_logger()
@@ -162,7 +162,7 @@ class Host:
                 except Exception as exc:
                     raise StartupError(
                         f"function '{listener.spec.name}': cannot use queue "
-                        f"'{listener.queue_name}' in {account_label(listener.connection)}: "
+                        f"'{listener.queue_name}' in {listener.connection.label}: "
                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                     ) from exc
             server_task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -196,7 +196,7 @@ class Host:
             self.invoker.shutdown()
             log.info("Host stopped")
 
-    def _notify_local(self, connection: str, queue_name: str) -> None:
+    def _notify_local(self, connection: StorageConnection, queue_name: str) -> None:
         for listener in self.listeners:
             if listener.connection == connection and listener.queue_name == queue_name:
                 listener.wake()
@@ -270,7 +270,7 @@ class Host:
                 listener = next(q for q in self.listeners if q.spec is spec)
                 lines.append(
                     f"  {spec.name}: queueTrigger on '{listener.queue_name}' in "
-                    f"{account_label(listener.connection)} (poison: '{listener.poison_name}')"
+                    f"{listener.connection.label} (poison: '{listener.poison_name}')"
                 )
             elif kind == TIMER_TRIGGER:
                 timer = next(t for t in self.timers if t.spec is spec)

@@ -9,7 +9,7 @@ from typing import Any
 from azure.functions.queue import QueueMessageOutConverter
 
 from devhost.metadata import BindingSpec
-from devhost.storage import QueueClients, encode_message, resolve_connection
+from devhost.storage import QueueClients, StorageConnection, encode_message, resolve_connection
 
 
 def queue_output_bodies(value: Any) -> list[bytes | str]:
@@ -45,14 +45,14 @@ class QueueOutputSender:
         clients: QueueClients,
         settings: Mapping[str, str],
         encoding: str,
-        notify: Callable[[str, str], None] | None = None,
+        notify: Callable[[StorageConnection, str], None] | None = None,
     ) -> None:
         self._clients = clients
         self._settings = settings
         self._encoding = encoding
         self._notify = notify or (lambda connection, queue: None)
 
-    def connection_for(self, function_name: str, binding: BindingSpec) -> str:
+    def connection_for(self, function_name: str, binding: BindingSpec) -> StorageConnection:
         return resolve_connection(
             binding.get("connection"),
             self._settings,

@@ -25,7 +25,7 @@ from devhost.invocation import Invoker
 from devhost.logs import host_logger
 from devhost.metadata import FunctionSpec
 from devhost.settings import MIN_POLLING_INTERVAL, QueuesConfig
-from devhost.storage import DecodeError, QueueClients, decode_message
+from devhost.storage import DecodeError, QueueClients, StorageConnection, decode_message
 
 log = host_logger("queues")
 
@@ -81,7 +81,7 @@ class QueueListener:
     def __init__(
         self,
         spec: FunctionSpec,
-        connection: str,
+        connection: StorageConnection,
         clients: QueueClients,
         config: QueuesConfig,
         invoker: Invoker,

@@ -105,15 +105,34 @@ class ManagedProcess:
             self.popen.wait(timeout=timeout)
 
 
-def azurite_connection_string(queue_port: int, table_port: int, blob_port: int) -> str:
+def azurite_connection_string(
+    queue_port: int, table_port: int, blob_port: int, scheme: str = "http"
+) -> str:
     """Explicit connection string: `UseDevelopmentStorage=true` would pin ports 10000-10002."""
     return (
-        "DefaultEndpointsProtocol=http;"
+        f"DefaultEndpointsProtocol={scheme};"
         f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://{LOOPBACK}:{blob_port}/{AZURITE_ACCOUNT};"
-        f"QueueEndpoint=http://{LOOPBACK}:{queue_port}/{AZURITE_ACCOUNT};"
-        f"TableEndpoint=http://{LOOPBACK}:{table_port}/{AZURITE_ACCOUNT};"
+        f"BlobEndpoint={scheme}://{LOOPBACK}:{blob_port}/{AZURITE_ACCOUNT};"
+        f"QueueEndpoint={scheme}://{LOOPBACK}:{queue_port}/{AZURITE_ACCOUNT};"
+        f"TableEndpoint={scheme}://{LOOPBACK}:{table_port}/{AZURITE_ACCOUNT};"
     )
+
+
+@dataclass(frozen=True)
+class AzuriteTls:
+    """HTTPS for Azurite (PEM certificate and key), optionally with bearer tokens accepted
+    (`--oauth basic`: Azurite checks a token's issuer, audience and lifetime, not its
+    signature) and with the account(s) in `accounts` (`AZURITE_ACCOUNTS`,
+    `name:base64key;...`) instead of the well-known devstoreaccount1."""
+
+    cert: Path
+    key: Path
+    oauth: bool = False
+    accounts: str | None = field(default=None, repr=False)
+
+    @property
+    def account(self) -> str:
+        return self.accounts.split(":", 1)[0] if self.accounts else AZURITE_ACCOUNT
 
 
 @dataclass
@@ -122,10 +141,35 @@ class Azurite:
     queue_port: int
     table_port: int
     blob_port: int
+    tls: AzuriteTls | None = None
 
     @property
     def connection_string(self) -> str:
-        return azurite_connection_string(self.queue_port, self.table_port, self.blob_port)
+        if self.tls is not None and self.tls.accounts:
+            # Its account key stays with Azurite: clients of such an instance use tokens.
+            raise RuntimeError(
+                f"Azurite account {self.tls.account!r} has no connection string here: use "
+                "queue_service_uri / table_service_uri with a token credential"
+            )
+        scheme = "https" if self.tls else "http"
+        return azurite_connection_string(self.queue_port, self.table_port, self.blob_port, scheme)
+
+    def _uri(self, port: int) -> str:
+        scheme = "https" if self.tls else "http"
+        account = self.tls.account if self.tls else AZURITE_ACCOUNT
+        return f"{scheme}://{LOOPBACK}:{port}/{account}"
+
+    @property
+    def queue_service_uri(self) -> str:
+        return self._uri(self.queue_port)
+
+    @property
+    def table_service_uri(self) -> str:
+        return self._uri(self.table_port)
+
+    @property
+    def blob_service_uri(self) -> str:
+        return self._uri(self.blob_port)
 
     def stop(self) -> None:
         self.process.stop()
@@ -141,8 +185,11 @@ def azurite_binary() -> str:
     return found
 
 
-def start_azurite(workdir: Path, *, log_path: Path | None = None) -> Azurite:
-    """Azurite blob+queue+table on free loopback ports, in memory (workdir holds the log)."""
+def start_azurite(
+    workdir: Path, *, log_path: Path | None = None, tls: AzuriteTls | None = None
+) -> Azurite:
+    """Azurite blob+queue+table on free loopback ports, in memory (workdir holds the log);
+    with `tls`, over HTTPS (and with bearer tokens and custom accounts, as `tls` says)."""
     blob_port, queue_port, table_port = free_port(), free_port(), free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     args = [
@@ -152,8 +199,18 @@ def start_azurite(workdir: Path, *, log_path: Path | None = None) -> Azurite:
         "--tableHost", LOOPBACK, "--tablePort", str(table_port),
         "--inMemoryPersistence", "--loose", "--skipApiVersionCheck", "--disableTelemetry",
     ]  # fmt: skip
-    proc = ManagedProcess("azurite", args, log_path=log_path or workdir / "azurite.log").start()
-    azurite = Azurite(proc, queue_port, table_port, blob_port)
+    env: dict[str, str] | None = None
+    if tls is not None:
+        args += ["--cert", str(tls.cert), "--key", str(tls.key)]
+        if tls.oauth:
+            args += ["--oauth", "basic"]
+        env = {k: v for k, v in os.environ.items() if k != "AZURITE_ACCOUNTS"}
+        if tls.accounts:
+            env["AZURITE_ACCOUNTS"] = tls.accounts
+    proc = ManagedProcess(
+        "azurite", args, env=env, log_path=log_path or workdir / "azurite.log"
+    ).start()
+    azurite = Azurite(proc, queue_port, table_port, blob_port, tls)
 
     def listening() -> bool:
         if not proc.running():

@@ -1,22 +1,81 @@
 """Storage account access for queues and tables, by connection string or by identity.
 
 Follows the Functions host's convention for a connection named N: the setting N holds a
-connection string, or N__queueServiceUri / N__tableServiceUri name the endpoints and the
-managed identity (N__clientId for a user-assigned one) signs the requests.
+connection string, or N__queueServiceUri / N__tableServiceUri name the endpoints and an Entra
+ID identity signs the requests: the managed identity with N__credential=managedidentity
+(N__clientId for a user-assigned one), else DefaultAzureCredential.
+
+Locally there is no managed identity endpoint. For tests against Azurite (`--oauth basic`,
+HTTPS) two settings stand in for it, and only when every endpoint of N is on loopback:
+STORAGE_STATIC_TOKEN (a bearer token sent instead of the identity's) and STORAGE_CA_BUNDLE
+(the PEM file that signs the emulator's certificate).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from azure.core.credentials import AccessToken
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.errors import SettingsError
+
+STATIC_TOKEN_SETTING = "STORAGE_STATIC_TOKEN"  # noqa: S105 - a setting name, not a token
+CA_BUNDLE_SETTING = "STORAGE_CA_BUNDLE"
+MANAGED_IDENTITY = "managedidentity"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class StaticTokenCredential:
+    """An AsyncTokenCredential that answers every scope with one fixed bearer token: the
+    local stand-in for the managed identity (STORAGE_STATIC_TOKEN). Never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(<token hidden>)"
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        # The token does not change; an hour keeps the SDK from asking on every request.
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> StaticTokenCredential:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def _setting(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+def _check_endpoints(name: str, endpoints: Mapping[str, str], local_only: list[str]) -> None:
+    for setting, uri in endpoints.items():
+        parts = urlsplit(uri)
+        if parts.scheme != "https" or not parts.hostname:
+            # The SDKs send bearer tokens over TLS only; the real host wants https too.
+            raise SettingsError(
+                f"setting {name}__{setting}={uri!r} must be an https:// service URI "
+                "(identity-based connections send bearer tokens)"
+            )
+        if local_only and parts.hostname not in _LOOPBACK:
+            raise SettingsError(
+                f"setting {' and '.join(local_only)} is for a local emulator only: "
+                f"{name}__{setting} is not a loopback endpoint"
+            )
 
 
 @dataclass(frozen=True)
@@ -25,28 +84,68 @@ class StorageAccount:
     queue_service_uri: str | None = None
     table_service_uri: str | None = None
     client_id: str | None = None
+    # N__credential: "managedidentity", or None for DefaultAzureCredential.
+    credential: str | None = None
+    static_token: str | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
 
     @classmethod
     def from_env(cls, name: str, env: Mapping[str, str] | None = None) -> StorageAccount:
         env = os.environ if env is None else env
+        static_token = _setting(env, STATIC_TOKEN_SETTING)
+        ca_bundle = _setting(env, CA_BUNDLE_SETTING)
+        stand_ins = ((STATIC_TOKEN_SETTING, static_token), (CA_BUNDLE_SETTING, ca_bundle))
+        local_only = [setting for setting, value in stand_ins if value]
         connection = env.get(name, "").strip()
         if connection:
+            if local_only:
+                raise SettingsError(
+                    f"setting {' and '.join(local_only)} applies to identity-based connections "
+                    f"only, and {name} holds a connection string: unset one of them"
+                )
             return cls(connection_string=connection)
-        queue_uri = env.get(f"{name}__queueServiceUri", "").strip() or None
-        table_uri = env.get(f"{name}__tableServiceUri", "").strip() or None
-        if queue_uri and table_uri:
-            return cls(None, queue_uri, table_uri, env.get(f"{name}__clientId", "").strip() or None)
-        raise SettingsError(
-            f"storage connection {name!r} is not configured: set {name} to a connection string, "
-            f"or {name}__queueServiceUri and {name}__tableServiceUri for identity-based access"
+        queue_uri = _setting(env, f"{name}__queueServiceUri")
+        table_uri = _setting(env, f"{name}__tableServiceUri")
+        if not (queue_uri and table_uri):
+            raise SettingsError(
+                f"storage connection {name!r} is not configured: set {name} to a connection "
+                f"string, or {name}__queueServiceUri and {name}__tableServiceUri for "
+                "identity-based access"
+            )
+        credential = (_setting(env, f"{name}__credential") or "").lower() or None
+        if credential not in (None, MANAGED_IDENTITY):
+            raise SettingsError(
+                f"setting {name}__credential={credential!r} is not supported: use "
+                f"{MANAGED_IDENTITY!r}, or leave it unset for DefaultAzureCredential"
+            )
+        endpoints = {"queueServiceUri": queue_uri, "tableServiceUri": table_uri}
+        if blob_uri := _setting(env, f"{name}__blobServiceUri"):
+            endpoints["blobServiceUri"] = blob_uri
+        _check_endpoints(name, endpoints, local_only)
+        if ca_bundle and not Path(ca_bundle).is_file():
+            raise SettingsError(f"setting {CA_BUNDLE_SETTING}={ca_bundle!r} is not a file")
+        return cls(
+            None,
+            queue_uri,
+            table_uri,
+            _setting(env, f"{name}__clientId"),
+            credential,
+            static_token,
+            ca_bundle,
         )
 
     def _credential(self) -> Any:
+        if self.static_token:
+            return StaticTokenCredential(self.static_token)
         from azure.identity.aio import DefaultAzureCredential, ManagedIdentityCredential
 
-        if self.client_id:
+        if self.credential == MANAGED_IDENTITY or self.client_id:
             return ManagedIdentityCredential(client_id=self.client_id)
         return DefaultAzureCredential()
+
+    def _transport_options(self) -> dict[str, Any]:
+        # A path: azure-core's aiohttp transport then trusts only that CA for these clients.
+        return {"connection_verify": self.ca_bundle} if self.ca_bundle else {}
 
     def queue_service(self) -> QueueServiceClient:
         # The Functions host decodes queue messages as base64 by default; encode to match.
@@ -57,11 +156,16 @@ class StorageAccount:
             )
         assert self.queue_service_uri
         return QueueServiceClient(
-            self.queue_service_uri, credential=self._credential(), message_encode_policy=policy
+            self.queue_service_uri,
+            credential=self._credential(),
+            message_encode_policy=policy,
+            **self._transport_options(),
         )
 
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
             return TableServiceClient.from_connection_string(self.connection_string)
         assert self.table_service_uri
-        return TableServiceClient(self.table_service_uri, credential=self._credential())
+        return TableServiceClient(
+            self.table_service_uri, credential=self._credential(), **self._transport_options()
+        )

@@ -231,10 +231,14 @@ def test_resolve_expression() -> None:
 
 def test_resolve_connection() -> None:
     conn = "UseDevelopmentStorage=true"
-    assert resolve_connection(None, {"AzureWebJobsStorage": conn}, "w") == conn
-    assert resolve_connection("Storage", {"AzureWebJobsStorage": conn}, "w") == conn
-    with pytest.raises(StartupError, match="identity-based"):
-        resolve_connection("S", {"S__queueServiceUri": "https://x"}, "w")
+    assert resolve_connection(None, {"AzureWebJobsStorage": conn}, "w").connection_string == conn
+    assert (
+        resolve_connection("Storage", {"AzureWebJobsStorage": conn}, "w").connection_string == conn
+    )
+    # Identity-based connections resolve too (tests/devhost/test_devhost_identity.py has more).
+    identity = resolve_connection("S", {"S__queueServiceUri": "https://x"}, "w")
+    assert identity.identity_based
+    assert identity.queue_service_uri == "https://x"
     with pytest.raises(StartupError, match="is not set"):
         resolve_connection("S", {}, "w")
     with pytest.raises(StartupError, match="not a valid storage connection string") as info:
