@@ -29,6 +29,10 @@ HOST_SETTINGS = {
 NOT_DEPLOYED = {
     "ARM_STATIC_TOKEN": "a bearer token for the local ARM emulator only (ARM_CREDENTIAL=static)",
     "EVENTGRID_TOPIC_KEY": "a secret; without it the app publishes with its managed identity",
+    # Read by shared/storage/account.py: stand-ins for the managed identity against a loopback
+    # Azurite over HTTPS (refused for any other address).
+    "STORAGE_STATIC_TOKEN": "a bearer token for a local Azurite only",
+    "STORAGE_CA_BUNDLE": "trusts a local Azurite's throwaway certificate only",
 }
 
 # Flex Consumption rejects these (the runtime and the package are in functionAppConfig), and a
