@@ -4,7 +4,8 @@ The emulator offers each plausible behaviour as a named variant (arm_emulator/va
 refusals at the PUT or in the operation, replication codes and levels, a failed copy's
 provisioningState, repeated PUTs, 429 bodies, cross-region creation). Under each of them, with
 the app unchanged: a copy succeeds, a replication failure is followed by a run that succeeds,
-and a copy that keeps failing ends after the run limit with exactly one terminal event.
+a copy that keeps failing ends after the run limit with exactly one terminal event, and two
+restore points of one collection are copied one at a time, oldest first.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ async def test_copies_reruns_and_run_limits_under_every_variant(
     plain = seed_source(stack.arm_endpoint, data_disks=0)
     flaky = seed_source(stack.arm_endpoint, data_disks=0)
     broken = seed_source(stack.arm_endpoint, data_disks=0)
+    # Two restore points of one collection: the copy rules make them one at a time, in order.
+    pair = seed_source(stack.arm_endpoint, data_disks=0, restore_points=2)
     with EmulatorControl(stack.arm_endpoint) as control:
         for source, times in ((flaky, 1), (broken, None)):
             control.add_fault(
@@ -59,9 +62,18 @@ async def test_copies_reruns_and_run_limits_under_every_variant(
                 **({"times": times} if times else {}),
             )
     jobs = [await start(services, s.restore_point_id) for s in (plain, flaky, broken)]
+    jobs += [await start(services, rp) for rp in pair.restore_point_ids]
+    waiting = await services.ledger.get(jobs[-1])
+    assert waiting is not None
+    assert waiting.state is JobState.WAITING, "the newer restore point waits for the older"
     done = await asyncio.gather(*(run_job(services, stack, j, timeout=90) for j in jobs))
 
-    ok, rerun, failed = done
+    ok, rerun, failed, older, newer = done
+    assert (older.state, newer.state) == (JobState.SUCCEEDED, JobState.SUCCEEDED), variant.name
+    assert older.started_at is not None
+    assert newer.started_at is not None
+    assert older.finished_at is not None
+    assert newer.started_at >= older.finished_at  # one copy in flight per pair
     assert (ok.state, ok.run) == (JobState.SUCCEEDED, 1), variant.name
     assert (rerun.state, rerun.run) == (JobState.SUCCEEDED, 2), variant.name
     assert (failed.state, failed.run) == (JobState.FAILED, 2), variant.name

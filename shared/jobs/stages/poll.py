@@ -85,8 +85,10 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
 
 
 async def _operation_detail(services: Services, message: JobMessage, failure: Failure) -> Failure:
-    """A failed copy LRO carries its error on the operation resource; read it if we can."""
-    if not message.operation_url or failure.code != "CopyOperationFailed":
+    """A failed copy LRO carries its error on the operation resource; read it if we can. A
+    copy whose operation failed may also show failed disks (Azure does not say), so the
+    operation is asked whatever the instance view looked like: its error is the more precise."""
+    if not message.operation_url:
         return failure
     try:
         status = await services.arm.operation_status(
