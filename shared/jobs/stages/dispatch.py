@@ -39,6 +39,14 @@ STAGES: dict[Stage, StageFunction] = {
     Stage.RERUN: rerun.run,
 }
 
+# The follow-ups that a delivery finding its own step already committed still does: the
+# delivery that committed it may have died before them (the host then delivers the message
+# again). Retention is left to the committing delivery and the sweep.
+_AFTER_COMMITTED: dict[Stage, tuple[FollowUp, ...]] = {
+    Stage.FINISH: (FollowUp.RELEASE_PAIR,),
+    Stage.RERUN: (FollowUp.ADMIT,),
+}
+
 # A stage that shows progress while its ARM work runs: (state it finds, state it shows).
 _PROGRESS: dict[Stage, tuple[JobState, JobState]] = {
     Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET),
@@ -66,13 +74,30 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
     assert record is not None
     if decision.verdict is Verdict.DROP:
         log.info("job %s: %s message dropped: %s", message.job_id, stage.value, decision.reason)
+        await _complete_committed(services, message, record)
         return Result.DROPPED
     if decision.verdict is Verdict.RESEND:
         await deliver(services, record)
+        await _complete_committed(services, message, record)
         return Result.RESENT
 
     await _show_progress(services, message, record)
     return await commit(services, message, record, await _run(services, message, record))
+
+
+def committed_by(record: JobRecord, message: JobMessage) -> bool:
+    """Is the row one step past this message, its own step committed? (The rerun stage's
+    commit also moves the row to the next run.)"""
+    runs = (message.run, message.run + 1) if message.stage is Stage.RERUN else (message.run,)
+    return record.step == message.step + 1 and record.run in runs
+
+
+async def _complete_committed(services: Services, message: JobMessage, record: JobRecord) -> None:
+    """A redelivery of a message whose step was committed: do the follow-ups a crash may have
+    cut short (each is idempotent: a pair already freed, a run already admitted stay so)."""
+    after = _AFTER_COMMITTED.get(message.stage, ())
+    if after and committed_by(record, message):
+        await _follow_up(services, record, None, after)
 
 
 async def _run(services: Services, message: JobMessage, record: JobRecord) -> Step:
