@@ -23,7 +23,7 @@ from shared.jobs.stages import ensure_target, finish, poll, rerun, retries, star
 from shared.jobs.stages.failures import fail_without_record, reject_unreadable
 from shared.jobs.stages.step import Announce, FollowUp, Result, Send, Step
 from shared.model.job import JobRecord, JobState, Outbound
-from shared.model.message import Failure, JobMessage, Stage, decode_message
+from shared.model.message import Failure, JobMessage, Stage, decode_message, queue_text
 from shared.rules.step_guard import Verdict, decide
 from shared.services import Services
 
@@ -61,6 +61,8 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
             raise InvalidMessage(
                 f"a {message.stage.value} message arrived on the {stage.value} queue",
                 job_id=message.job_id,
+                # Its own text: a placeholder job is keyed by it, one per message.
+                raw=queue_text(raw),
             )
     except InvalidMessage as exc:
         return await reject_unreadable(services, stage, exc)
