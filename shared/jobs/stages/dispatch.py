@@ -24,7 +24,7 @@ from shared.jobs.stages.failures import fail_without_record, reject_unreadable
 from shared.jobs.stages.step import Announce, FollowUp, Result, Send, Step
 from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.message import Failure, JobMessage, Stage, decode_message, queue_text
-from shared.rules.step_guard import Verdict, decide
+from shared.rules.step_guard import Decision, Verdict, decide, repeats_a_taken_step
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
         return Result.REJECTED
     assert record is not None
     if decision.verdict is Verdict.DROP:
+        if not repeats_a_taken_step(record, message):
+            return await reject_unreadable(
+                services, stage, not_a_taken_step(message, decision, raw)
+            )
         log.info("job %s: %s message dropped: %s", message.job_id, stage.value, decision.reason)
         await _complete_committed(services, message, record)
         return Result.DROPPED
@@ -85,6 +89,17 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
 
     await _show_progress(services, message, record)
     return await commit(services, message, record, await _run(services, message, record))
+
+
+def not_a_taken_step(message: JobMessage, decision: Decision, raw: str | bytes) -> InvalidMessage:
+    """A well-formed message naming a step its job never took: kept as a failed placeholder
+    job of its own (keyed by its text), the job itself left as it is."""
+    return InvalidMessage(
+        f"a {message.stage.value} message for run {message.run} step {message.step} of job "
+        f"{message.job_id} names a step the job never took ({decision.reason}); the job was "
+        "left as it is",
+        raw=queue_text(raw),
+    )
 
 
 def committed_by(record: JobRecord, message: JobMessage) -> bool:
