@@ -9,12 +9,14 @@ from __future__ import annotations
 import pytest
 
 from shared.jobs.admission import admit_job, stage_message
+from shared.jobs.outbox import deliver
 from shared.jobs.stages import dispatch
-from shared.model.job import JobState
+from shared.model.job import JobState, Outbound
 from shared.model.message import Failure, Outcome, Stage, decode_message
 from shared.rules.copy_rules import PairState
 from tests.conftest import MakeServices
-from tests.unit.jobs.test_admission import RPC, stored, waiting
+from tests.support import drain_queue
+from tests.unit.jobs.test_admission import RPC, connection, stored, waiting
 
 
 class HostDied(BaseException):
@@ -81,3 +83,38 @@ async def test_a_rerun_redelivered_after_a_crash_admits_the_new_run(
 
     admitted = await services.ledger.get(job.job_id)
     assert (admitted.run, admitted.state) == (2, JobState.QUEUED)
+
+
+async def test_a_crash_while_delivering_never_lets_the_job_move_on_before_its_events(
+    make_services: MakeServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-copy step sends the poll message and announces rpcopy.copy.started. If the
+    host dies between the two and the poll message is already out, the poll stage's commit
+    replaces the outbox and the started event is lost for good (found by the crash drill);
+    with the event out first, the step stays unsent and its redelivery sends both."""
+    services = await make_services()
+    queues = services.settings.queues
+    record = await stored(
+        services,
+        waiting("rp1", 0).evolve(
+            outbox=(
+                Outbound(queues.poll, "the poll message"),
+                Outbound(queues.events, '{"type": "rpcopy.copy.started"}'),
+            ),
+            outbox_sent=False,
+        ),
+    )
+
+    async def died(event_json: str) -> None:
+        raise HostDied
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "emit", died)
+        with pytest.raises(HostDied):
+            await deliver(services, record)
+
+    assert drain_queue(connection(services), queues.poll) == [], "nothing moved the job on"
+    assert not (await services.ledger.get(record.job_id)).outbox_sent
+    await deliver(services, record)  # the redelivered message finds the outbox unsent
+    assert drain_queue(connection(services), queues.poll) == ["the poll message"]
+    assert drain_queue(connection(services), queues.events) == ['{"type": "rpcopy.copy.started"}']
