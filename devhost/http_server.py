@@ -15,7 +15,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import azure.functions as func
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from devhost import eventgrid
@@ -114,6 +114,15 @@ class HostHttpApp:
         started = time.perf_counter()
         try:
             response = await self._dispatch(request)
+        except ClientDisconnect:
+            # The client went away before its request arrived whole: nobody is left to
+            # answer, and nothing failed here (no 500, no traceback).
+            log.info(
+                "%s %s: the client disconnected before the request arrived",
+                request.method,
+                request.url.path,
+            )
+            return
         except Exception:  # a host bug must still answer, never with a stack trace
             log.exception("unhandled error serving %s %s", request.method, request.url.path)
             response = Response(status_code=500)

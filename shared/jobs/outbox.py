@@ -29,9 +29,16 @@ def outbox_is_stale(record: JobRecord, now: datetime) -> bool:
 
 
 async def deliver(services: Services, record: JobRecord) -> None:
-    """Send the record's outbox and mark it sent (only if the row is still at that step)."""
-    for item in record.outbox:
-        if item.queue == services.settings.queues.events:
+    """Send the record's outbox and mark it sent (only if the row is still at that step).
+
+    Events go first: a stage message lets the next step run, whose commit replaces this
+    outbox, so an event still unsent behind it would be lost if the process died in between.
+    With the events out first, a crash before the stage messages leaves the step unsent and
+    its redelivery sends it all again (the events' deterministic ids make the repeat harmless).
+    """
+    events = services.settings.queues.events
+    for item in sorted(record.outbox, key=lambda item: item.queue != events):
+        if item.queue == events:
             await services.emit(item.text)
         else:
             await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)

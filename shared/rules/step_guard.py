@@ -64,3 +64,13 @@ def decide(record: JobRecord | None, message: JobMessage) -> Decision:
     return Decision(
         Verdict.DROP, f"duplicate or stale: message step {message.step}, job step {record.step}"
     )
+
+
+def repeats_a_taken_step(record: JobRecord, message: JobMessage) -> bool:
+    """Is the message behind the row (an earlier run, or an earlier step of this run)?
+
+    Only such a message is a duplicate or a stale replay that may be dropped. Any other
+    message the guard drops names a step the job never took (ahead of the row, or the step of
+    a job that ended, for which nothing is ever sent, or another stage's turn): it cannot be a
+    copy of anything the app sent, so it must not vanish silently either."""
+    return message.run < record.run or (message.run == record.run and message.step < record.step)

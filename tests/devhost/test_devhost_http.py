@@ -138,3 +138,24 @@ def test_keys_never_reach_the_log(devhost: DevhostProcess) -> None:
     assert FUNCTION_KEY not in text
     assert MASTER_KEY not in text
     assert "AccountKey=Eby8" not in text
+
+
+def test_a_client_that_disconnects_mid_body_is_not_a_server_error(
+    devhost: DevhostProcess,
+) -> None:
+    """Found by the bad-input drill: a client that went away before its body arrived was
+    logged as an unhandled host error (traceback, `-> 500`) although nothing failed."""
+    import socket
+
+    request = (
+        b"POST /api/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"a"'
+    )
+    with socket.create_connection(("127.0.0.1", devhost.port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        sock.recv(1024)
+    devhost.wait_log("POST /api/echo: the client disconnected before the request arrived")
+    text = devhost.log_text()
+    assert "unhandled error serving POST /api/echo" not in text
+    assert "POST /api/echo -> 500" not in text

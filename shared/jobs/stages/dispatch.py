@@ -25,8 +25,8 @@ from shared.jobs.stages import ensure_target, finish, poll, rerun, retries, star
 from shared.jobs.stages.failures import fail_without_record, reject_unreadable
 from shared.jobs.stages.step import Announce, FollowUp, Result, Send, Step
 from shared.model.job import JobRecord, JobState, Outbound
-from shared.model.message import Failure, JobMessage, Stage, decode_message
-from shared.rules.step_guard import Verdict, decide
+from shared.model.message import Failure, JobMessage, Stage, decode_message, queue_text
+from shared.rules.step_guard import Decision, Verdict, decide, repeats_a_taken_step
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,14 @@ STAGES: dict[Stage, StageFunction] = {
     Stage.POLL: poll.run,
     Stage.FINISH: finish.run,
     Stage.RERUN: rerun.run,
+}
+
+# The follow-ups that a delivery finding its own step already committed still does: the
+# delivery that committed it may have died before them (the host then delivers the message
+# again). Retention is left to the committing delivery and the sweep.
+_AFTER_COMMITTED: dict[Stage, tuple[FollowUp, ...]] = {
+    Stage.FINISH: (FollowUp.RELEASE_PAIR,),
+    Stage.RERUN: (FollowUp.ADMIT,),
 }
 
 # A stage that shows progress while its ARM work runs: (state it finds, state it shows).
@@ -55,6 +63,8 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
             raise InvalidMessage(
                 f"a {message.stage.value} message arrived on the {stage.value} queue",
                 job_id=message.job_id,
+                # Its own text: a placeholder job is keyed by it, one per message.
+                raw=queue_text(raw),
             )
     except InvalidMessage as exc:
         return await reject_unreadable(services, stage, exc)
@@ -83,14 +93,46 @@ async def _handle(services: Services, message: JobMessage) -> Result:
         return Result.REJECTED
     assert record is not None
     if decision.verdict is Verdict.DROP:
+        if not repeats_a_taken_step(record, message):
+            return await reject_unreadable(
+                services, stage, not_a_taken_step(message, decision, raw)
+            )
         log.info("job %s: %s message dropped: %s", message.job_id, stage.value, decision.reason)
+        await _complete_committed(services, message, record)
         return Result.DROPPED
     if decision.verdict is Verdict.RESEND:
         await deliver(services, record)
+        await _complete_committed(services, message, record)
         return Result.RESENT
 
     await _show_progress(services, message, record)
     return await commit(services, message, record, await _run(services, message, record))
+
+
+def not_a_taken_step(message: JobMessage, decision: Decision, raw: str | bytes) -> InvalidMessage:
+    """A well-formed message naming a step its job never took: kept as a failed placeholder
+    job of its own (keyed by its text), the job itself left as it is."""
+    return InvalidMessage(
+        f"a {message.stage.value} message for run {message.run} step {message.step} of job "
+        f"{message.job_id} names a step the job never took ({decision.reason}); the job was "
+        "left as it is",
+        raw=queue_text(raw),
+    )
+
+
+def committed_by(record: JobRecord, message: JobMessage) -> bool:
+    """Is the row one step past this message, its own step committed? (The rerun stage's
+    commit also moves the row to the next run.)"""
+    runs = (message.run, message.run + 1) if message.stage is Stage.RERUN else (message.run,)
+    return record.step == message.step + 1 and record.run in runs
+
+
+async def _complete_committed(services: Services, message: JobMessage, record: JobRecord) -> None:
+    """A redelivery of a message whose step was committed: do the follow-ups a crash may have
+    cut short (each is idempotent: a pair already freed, a run already admitted stay so)."""
+    after = _AFTER_COMMITTED.get(message.stage, ())
+    if after and committed_by(record, message):
+        await _follow_up(services, record, None, after)
 
 
 async def _run(services: Services, message: JobMessage, record: JobRecord) -> Step:

@@ -8,7 +8,7 @@ from shared import telemetry
 from shared.errors import InvalidMessage
 from shared.jobs.admission import job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
-from shared.jobs.stages.dispatch import commit, fail_step
+from shared.jobs.stages.dispatch import commit, fail_step, not_a_taken_step
 from shared.jobs.stages.failures import (
     fail_record_directly,
     fail_without_record,
@@ -18,7 +18,7 @@ from shared.jobs.stages.failures import (
 from shared.jobs.stages.step import Result
 from shared.model.events import EventType
 from shared.model.message import Failure, Stage, decode_message
-from shared.rules.step_guard import Verdict, decide
+from shared.rules.step_guard import Verdict, decide, repeats_a_taken_step
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,10 @@ async def _handle_poison(services: Services, stage: Stage, raw: str | bytes) -> 
         await deliver(services, record)
         return Result.RESENT
     if decision.verdict is Verdict.DROP:
+        if not repeats_a_taken_step(record, message):
+            return await reject_unreadable(
+                services, stage, not_a_taken_step(message, decision, raw)
+            )
         log.info(
             "poison %s message for job %s dropped: %s", stage.value, message.job_id, decision.reason
         )

@@ -8,7 +8,7 @@ import pytest
 
 from shared.model.job import JobRecord, JobState
 from shared.model.message import JobMessage, Stage, Trigger
-from shared.rules.step_guard import Verdict, decide
+from shared.rules.step_guard import Verdict, decide, repeats_a_taken_step
 
 JOB = "0123456789abcdef0123456789abcdef"
 RP = (
@@ -163,3 +163,21 @@ def test_reasons_name_the_mismatch() -> None:
     stale = decide(record(S.REPLICATING, step=8), message(Stage.POLL, step=5))
     assert "step 5" in stale.reason
     assert "step 8" in stale.reason
+
+
+# Which dropped messages repeat a step the job took (may vanish) and which name one it never
+# took (must end as a failed placeholder job): (row step, row run, message step, message run).
+@pytest.mark.parametrize(
+    ("rstep", "rrun", "mstep", "mrun", "taken"),
+    [
+        (8, 1, 7, 1, True),
+        (8, 1, 0, 1, True),
+        (6, 2, 9, 1, True),  # any step of an earlier run
+        (8, 1, 8, 1, False),  # the row's own step: another stage's turn, or a job that ended
+        (8, 1, 9, 1, False),
+        (8, 1, 3, 2, False),  # a run the job never had
+    ],
+)
+def test_repeats_a_taken_step(rstep: int, rrun: int, mstep: int, mrun: int, taken: bool) -> None:
+    row = record(S.SUCCEEDED, step=rstep, run=rrun)
+    assert repeats_a_taken_step(row, message(Stage.POLL, step=mstep, run=mrun)) is taken
