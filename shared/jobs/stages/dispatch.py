@@ -79,12 +79,12 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
         stage=stage.value,
     )
     with telemetry.job_span(f"stage {stage.value}", attributes, message.traceparent) as span:
-        result = await _handle(services, message)
+        result = await _handle(services, message, raw)
         span.set_attribute("rpcopy.result", result.value)
         return result
 
 
-async def _handle(services: Services, message: JobMessage) -> Result:
+async def _handle(services: Services, message: JobMessage, raw: str | bytes) -> Result:
     stage = message.stage
     record = await services.ledger.get(message.job_id)
     decision = decide(record, message)
