@@ -19,7 +19,10 @@ def test_nothing_is_lost_or_doubled_when_hosts_are_killed() -> None:
     assert result["restarts"] == result["kills"]
     triggers = result["triggers"]
     assert triggers.get("http"), triggers
-    assert triggers.get("eventgrid"), triggers
+    # Event Grid reached the hosts; a restore point created mid-drill is requested by whichever
+    # way in comes first (Event Grid or the sweep: one job id), and keeps that one's trigger.
+    assert result["eventGrid"]["deliveries"].get("delivered"), result["eventGrid"]
+    assert triggers.get("eventgrid") or triggers.get("sweep"), triggers
     assert result["armCalls"]["injectedFaultsFired"], "some runs failed and re-ran"
 
 
