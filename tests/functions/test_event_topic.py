@@ -58,7 +58,7 @@ EVENT = json.dumps(
         "specversion": "1.0",
         "id": "e1",
         "source": "/rpcopy",
-        "type": "rpcopy.copy.succeeded",
+        "type": "com.example.rpcopy.copy.succeeded",
         "data": {"jobId": "j"},
     }
 )
