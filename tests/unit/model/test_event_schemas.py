@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,3 +240,15 @@ def test_unknown_schema_names_are_404_problems(name: str) -> None:
     assert response.status == 404
     assert response.content_type == "application/problem+json"
     assert "copy.started.json" in response.body["detail"]
+
+
+def _readme_examples() -> list[dict[str, Any]]:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("\n## Events\n", 1)[1].split("\n## ", 1)[0]
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)\n```", section, re.DOTALL)]
+
+
+def test_the_readme_shows_one_valid_example_of_every_event_type() -> None:
+    examples = [check_event(json.dumps(e)) for e in _readme_examples()]
+    names = [e["type"].removeprefix("com.example.rpcopy.") for e in examples]
+    assert sorted(names) == sorted(t.value for t in EventType), "README, 'Events': one per type"
