@@ -275,7 +275,7 @@ def test_retention_keeps_exactly_the_newest_copies_the_policy_says(
             e
             for e in events.poll()
             if e["type"] == "com.example.rpcopy.retention.deleted"
-            and e["subject"].lower().startswith(westus.lower())
+            and e["data"]["targetRestorePointId"].lower().startswith(westus.lower())
         ]
         return deleted if len(deleted) >= 2 else None
 
@@ -286,7 +286,9 @@ def test_retention_keeps_exactly_the_newest_copies_the_policy_says(
             row["TargetRestorePointId"].lower()
             for row in table.query_entities("PartitionKey eq 'deletion'")
         }
-    assert {e["subject"].lower() for e in deleted} <= recorded
+    assert {e["data"]["targetRestorePointId"].lower() for e in deleted} <= recorded
+    # The subject is the source restore point, as in the copy events (README, "Events").
+    assert all(e["subject"] == e["data"]["sourceRestorePointId"] for e in deleted)
     assert sorted(e["data"]["sourceRestorePointId"].lower() for e in deleted) == sorted(
         m.lower() for m in made[:2]
     )
