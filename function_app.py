@@ -12,6 +12,7 @@ import azure.functions as func
 
 from shared import redaction, telemetry
 from shared.http_api import handlers as http_api
+from shared.http_api.schemas import get_event_schema
 from shared.jobs import auto_intake
 from shared.jobs.stages import dispatch, poison
 from shared.model.arm_events import read_event
@@ -82,6 +83,15 @@ async def sweep_plan(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="preflight", methods=["GET"])
 async def preflight(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.preflight_report(await get_services()))
+
+
+# -- HTTP: the JSON Schemas that the events' `dataschema` points to --------------------------
+
+
+@app.function_name("event_schema")
+@app.route(route="schemas/events/{name}", methods=["GET"])
+async def event_schema(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(get_event_schema(req.route_params.get("name", "")))
 
 
 # -- queue stages and their poison queues ----------------------------------------------------

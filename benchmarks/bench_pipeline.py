@@ -60,6 +60,8 @@ from devstack.stack import (
     StackOptions,
     running_stack,
 )
+from shared.model.event_identity import EventIdentity
+from shared.model.events import EventType
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b1"
 SOURCE_REGION = "eastus"
@@ -67,7 +69,13 @@ TARGET_REGION = "westus"
 SOURCE_GROUP = "rg-bench"
 TARGET_GROUP = "rg-bench-dr"
 EVENTS_QUEUE = "copy-events"
-TERMINAL_EVENTS = {"rpcopy.copy.succeeded", "rpcopy.copy.failed", "rpcopy.copy.superseded"}
+# The benchmark's hosts run with the default EVENT_TYPE_PREFIX.
+SUCCEEDED_EVENT = EventIdentity().type_of(EventType.SUCCEEDED)
+TERMINAL_EVENTS = {
+    SUCCEEDED_EVENT,
+    EventIdentity().type_of(EventType.FAILED),
+    EventIdentity().type_of(EventType.SUPERSEDED),
+}
 
 # The emulator runs 600x real time; the poll schedule is scaled to match (shared with the tests).
 TIME_SCALE = FAST_TIME_SCALE
@@ -333,7 +341,7 @@ def analyse(
         seen_at, event = terminal[job_id]
         outcomes[event["type"]] = outcomes.get(event["type"], 0) + 1
         end_to_end.append(seen_at - post.sent_at)
-        if event["type"] != "rpcopy.copy.succeeded":
+        if event["type"] != SUCCEEDED_EVENT:
             continue
         disks = disks_by_rp.get(put["path"].lower(), [])
         replication_done = put_arrival + replication_seconds(disks, config) / scale
@@ -342,7 +350,7 @@ def analyse(
             detect.append(parse_time(timing["replicationDoneAt"]) - replication_done)
         emit.append(parse_time(event["time"]) - replication_done)
         seen.append(seen_at - replication_done)
-    completed = outcomes.get("rpcopy.copy.succeeded", 0)
+    completed = outcomes.get(SUCCEEDED_EVENT, 0)
     last_event = max((at for at, _ in terminal.values()), default=finished)
     wall = last_event - started
     counts: dict[str, int] = log["counts"]

@@ -27,11 +27,14 @@ from arm_emulator.scenarios import DiskSpec, Scenario
 from devstack import realtime
 from devstack.console import Console, LiveLines, bar, ignore_interrupts, interrupt_on_signals
 from devstack.stack import Stack
+from shared.model.event_identity import EventIdentity
+from shared.model.events import EventType
 
 T = TypeVar("T")
 TERMINAL = {"Succeeded", "Failed", "Superseded"}
-SUCCEEDED_EVENT = "rpcopy.copy.succeeded"
-FAILED_EVENT = "rpcopy.copy.failed"
+# The demo's host runs with the default EVENT_TYPE_PREFIX.
+SUCCEEDED_EVENT = EventIdentity().type_of(EventType.SUCCEEDED)
+FAILED_EVENT = EventIdentity().type_of(EventType.FAILED)
 MANUAL_TARGET = "westus"
 
 

@@ -19,7 +19,7 @@ restore points and copies to aim at), it sends, seeded (`drills.generators`):
   earlier steps, and messages claiming a step or run the job never reached.
 
 It counts 5xx answers, host crashes, unaccounted queue messages (each must end as a job, or a
-failed placeholder job, with a `rpcopy.copy.failed` event, or be dropped only when it repeats a
+failed placeholder job, with a `copy.failed` event, or be dropped only when it repeats a
 step the job already took) and secret-looking lines in the host logs. All must be zero.
 """
 
@@ -48,6 +48,7 @@ from drills import report
 from drills.checks import Verdict, check_queues
 from drills.generators import Gen, xml_safe
 from drills.observe import (
+    EVENT_TYPE,
     TERMINAL_STATES,
     EventCollector,
     events_by_job,
@@ -58,6 +59,7 @@ from drills.observe import (
 )
 from drills.stack import Api, DrillStack, drill_stack
 from drills.world import request_seeded, seed_world, wait_all_terminal
+from shared.model.events import EventType
 
 STAGES = ("ensure-target", "start-copy", "poll", "finish", "rerun")
 
@@ -337,7 +339,9 @@ def account(
 ) -> tuple[Counter[str], list[str]]:
     by_job = events_by_job(events)
     failed_event = {
-        job for job, evs in by_job.items() if any(e["type"] == "rpcopy.copy.failed" for e in evs)
+        job
+        for job, evs in by_job.items()
+        if any(e["type"] == EVENT_TYPE(EventType.FAILED) for e in evs)
     }
     outcomes: Counter[str] = Counter()
     problems: list[str] = []

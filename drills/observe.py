@@ -18,16 +18,20 @@ import httpx
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from drills.stack import EVENTS_QUEUE
+from shared.model.event_identity import EventIdentity
+from shared.model.events import EventType
 
 TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Superseded"})
+# The drills' hosts run with the default EVENT_TYPE_PREFIX.
+EVENT_TYPE = EventIdentity().type_of
 TERMINAL_EVENTS = {
-    "rpcopy.copy.succeeded": "Succeeded",
-    "rpcopy.copy.failed": "Failed",
-    "rpcopy.copy.superseded": "Superseded",
+    EVENT_TYPE(EventType.SUCCEEDED): "Succeeded",
+    EVENT_TYPE(EventType.FAILED): "Failed",
+    EVENT_TYPE(EventType.SUPERSEDED): "Superseded",
 }
-STARTED = "rpcopy.copy.started"
-RETRYING = "rpcopy.copy.retrying"
-RETENTION_DELETED = "rpcopy.retention.deleted"
+STARTED = EVENT_TYPE(EventType.STARTED)
+RETRYING = EVENT_TYPE(EventType.RETRYING)
+RETENTION_DELETED = EVENT_TYPE(EventType.RETENTION_DELETED)
 
 
 @dataclass

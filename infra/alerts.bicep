@@ -13,14 +13,14 @@ var rules = [
   {
     name: 'rpcopy-copy-failed'
     displayName: 'rpcopy: copy failed'
-    description: 'A restore point copy job failed (event rpcopy.copy.failed). See GET /api/copies?state=Failed for the reason.'
+    description: 'A restore point copy job failed (event copy.failed). See GET /api/copies?state=Failed for the reason.'
     severity: 1
     query: loadTextContent('alerts/failed-copies.kql')
   }
   {
     name: 'rpcopy-rpo-breached'
     displayName: 'rpcopy: RPO breached'
-    description: 'A protected collection and target region crossed its recovery-point objective (event rpcopy.rpo.breached). See GET /api/protection.'
+    description: 'A protected collection and target region crossed its recovery-point objective (event rpo.breached). See GET /api/protection.'
     severity: 1
     query: loadTextContent('alerts/rpo-breaches.kql')
   }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shared.arm.auth import token_source_for
 from shared.arm.client import ArmClient
+from shared.model.events import EventType
 from shared.policies.loading import load_policy_file
 from shared.policies.resolution import PolicySet
 from shared.policies.tags import TagNames
@@ -27,8 +28,10 @@ from shared.storage.topic import TopicPublisher
 
 log = logging.getLogger(__name__)
 
-# Events an operator is alerted on (infra/alerts/*.kql look for these type names in the logs).
-ALERTING_EVENTS = frozenset({"rpcopy.copy.failed", "rpcopy.rpo.breached"})
+# Events an operator is alerted on: infra/alerts/*.kql look for `event <name>: ` log lines (the
+# name, not the type, so the rules hold whatever EVENT_TYPE_PREFIX is).
+ALERTING_EVENTS = frozenset({EventType.FAILED, EventType.RPO_BREACHED})
+EVENT_LOG_FORMAT = "event %s: %s %s (%s)"
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,14 +102,15 @@ class Services:
 
     async def emit(self, event_json: str) -> None:
         """Send one CloudEvent to the events queue (and the Event Grid topic, if configured),
-        and log one line naming its type: the deployed alert rules query those lines."""
+        and log one line naming it (EVENT_LOG_FORMAT): the deployed alert rules query those."""
         await self.queues.send(self.settings.queues.events, event_json)
         if self.topic is not None:
             await self.topic.publish(event_json)
         event = json.loads(event_json)
         event_type = str(event.get("type", ""))
-        level = logging.WARNING if event_type in ALERTING_EVENTS else logging.INFO
-        log.log(level, "event %s %s (%s)", event_type, event.get("subject"), event.get("id"))
+        name = self.settings.event_identity.name_of(event_type)
+        level = logging.WARNING if name in ALERTING_EVENTS else logging.INFO
+        log.log(level, EVENT_LOG_FORMAT, name, event_type, event.get("subject"), event.get("id"))
 
     async def close(self) -> None:
         await self.arm.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import InvalidResourceId, SettingsError
+from shared.model.event_identity import PLATFORM_HOST_NAME, EventIdentity
 from shared.model.message import Stage
 from shared.model.regions import normalize_region
 
@@ -110,7 +111,8 @@ class Settings:
     arm: ArmSettings = field(default_factory=ArmSettings)
     poll: PollSettings = field(default_factory=PollSettings)
     http_auth_level: str = "function"
-    event_source: str = "/rpcopy"
+    # CloudEvents type prefix, source and dataschema base (EVENT_* settings, see _event_identity).
+    event_identity: EventIdentity = field(default_factory=EventIdentity)
     extra_regions: frozenset[str] = frozenset()
     # Transient stage failures are retried by re-enqueueing with backoff this many times.
     stage_max_attempts: int = 6
@@ -311,6 +313,20 @@ def _topic_endpoint(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _event_identity(env: Mapping[str, str]) -> EventIdentity:
+    """EVENT_TYPE_PREFIX (reverse DNS), EVENT_SOURCE (absolute URI), EVENT_SCHEMA_BASE (http(s)
+    URI); unset ones default from the platform's host name (README, "Events")."""
+    try:
+        return EventIdentity.for_host(
+            env.get(PLATFORM_HOST_NAME, "").strip() or None,
+            type_prefix=_opt(env, "EVENT_TYPE_PREFIX"),
+            source=_opt(env, "EVENT_SOURCE"),
+            schema_base=_opt(env, "EVENT_SCHEMA_BASE"),
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     credential = _choice(env, "ARM_CREDENTIAL", "default", ("default", "static"))
     static_token = _opt(env, "ARM_STATIC_TOKEN")
@@ -368,7 +384,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         arm=arm,
         poll=poll,
         http_auth_level=_choice(env, "HTTP_AUTH_LEVEL", "function", ("function", "anonymous")),
-        event_source=_str(env, "EVENT_SOURCE", "/rpcopy"),
+        event_identity=_event_identity(env),
         extra_regions=_regions(env, "EXTRA_REGIONS"),
         stage_max_attempts=_int(env, "STAGE_MAX_ATTEMPTS", 6),
         stage_retry_base_seconds=_float(env, "STAGE_RETRY_BASE_SECONDS", 5.0),

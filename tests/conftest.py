@@ -25,6 +25,7 @@ from devstack.stack import (
 from shared.model.message import Stage
 from shared.services import Services
 from shared.settings import Settings
+from tests.event_contract import check_event
 from tests.support import unique
 
 # Ten simulated minutes (Azure's progress granularity) per real second.
@@ -44,6 +45,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if f"{os.sep}integration{os.sep}" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def emitted_events_meet_the_contract(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every CloudEvent the app emits in-process during a test is checked against the event
+    contract (tests/event_contract.py: the CloudEvents SDK, the data's JSON Schema, the subject
+    rule). Problems are collected and fail the test at its end: raised inside emit they could
+    be handled as a stage failure and never seen."""
+    problems: list[str] = []
+    emit = Services.emit
+
+    async def checked_emit(self: Services, event_json: str) -> None:
+        try:
+            check_event(event_json)
+        except AssertionError as exc:
+            problems.append(str(exc))
+        await emit(self, event_json)
+
+    monkeypatch.setattr(Services, "emit", checked_emit)
+    yield
+    assert not problems, "emitted events that break the event contract:\n" + "\n".join(problems)
 
 
 QUEUE_SETTINGS = {

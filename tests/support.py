@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from azure.storage.queue import QueueClient
 
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import DiskSpec, Scenario
+from tests.event_contract import check_event
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 SOURCE_REGION = "eastus"
@@ -122,8 +122,12 @@ class EventLog:
 
     def poll(self) -> list[dict[str, Any]]:
         for text in drain_queue(self.connection_string, self.queue):
-            self.events.append(json.loads(text))
+            self.add(text)
         return self.events
+
+    def add(self, text: str) -> None:
+        """Keep one event read from the queue; every one must meet the event contract."""
+        self.events.append(check_event(text))
 
     def for_job(self, job_id: str) -> list[dict[str, Any]]:
         self.poll()

@@ -50,7 +50,7 @@ def first_message(record: JobRecord, services: Services) -> Outbound:
 
 def job_event_out(services: Services, record: JobRecord, event_type: events.EventType) -> Outbound:
     event = events.job_event(
-        event_type, record, source=services.settings.event_source, time=services.clock()
+        event_type, record, identity=services.settings.event_identity, time=services.clock()
     )
     return Outbound(services.settings.queues.events, events.encode(event))
 

@@ -46,9 +46,7 @@ async def apply_retention(services: Services, plan: RetentionPlan) -> RetentionO
     return RetentionOutcome(tuple(deleted), tuple(errors))
 
 
-async def delete_copy(
-    services: Services, target_rp: str, reason: str, source_rp: str | None
-) -> None:
+async def delete_copy(services: Services, target_rp: str, reason: str, source_rp: str) -> None:
     """Delete one target copy (an ARM long-running DELETE) and announce it."""
     arm = services.arm
     response = await arm.request(
@@ -63,8 +61,8 @@ async def delete_copy(
     now = services.clock()
     event = events.cloud_event(
         events.EventType.RETENTION_DELETED,
-        source=services.settings.event_source,
-        subject=target_rp,
+        identity=services.settings.event_identity,
+        subject=source_rp,  # the source restore point, as in every copy event
         time=now,
         data={
             "targetRestorePointId": target_rp,

@@ -2,6 +2,13 @@
 
 Event ids are deterministic (job, run, type), so a consumer can deduplicate the at-least-once
 delivery that queues give. Building an event is pure; sending goes through the ledger outbox.
+
+`type`, `source` and `dataschema` come from the settings' `EventIdentity`. `subject` has one
+meaning in every event: the ARM id of the source-side resource the event is about, the source
+restore point when the event concerns one (every copy.* event, retention.deleted), else the
+source collection (rpo.breached). A restore point id starts with its collection id, so a
+subject prefix filter on a collection (or resource group) selects all of its events.
+Each event's data has a JSON Schema in schemas/events/<name>.json (README, "Events").
 """
 
 from __future__ import annotations
@@ -12,19 +19,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.model.event_identity import EventIdentity
 from shared.model.job import JobRecord
 from shared.model.times import iso
 
 
 class EventType(StrEnum):
-    STARTED = "rpcopy.copy.started"
-    SUCCEEDED = "rpcopy.copy.succeeded"
-    FAILED = "rpcopy.copy.failed"
-    SUPERSEDED = "rpcopy.copy.superseded"
+    """Event names: the CloudEvents type is `{EVENT_TYPE_PREFIX}.{name}`, the data schema
+    schemas/events/{name}.json (tests/unit/model/test_event_schemas.py keeps them paired)."""
+
+    STARTED = "copy.started"
+    SUCCEEDED = "copy.succeeded"
+    FAILED = "copy.failed"
+    SUPERSEDED = "copy.superseded"
     # A run failed and another run follows by itself (data.nextRunAt); not the end of the job.
-    RETRYING = "rpcopy.copy.retrying"
-    RETENTION_DELETED = "rpcopy.retention.deleted"
-    RPO_BREACHED = "rpcopy.rpo.breached"
+    RETRYING = "copy.retrying"
+    RETENTION_DELETED = "retention.deleted"
+    RPO_BREACHED = "rpo.breached"
 
 
 def event_id(*parts: object) -> str:
@@ -34,7 +45,7 @@ def event_id(*parts: object) -> str:
 def cloud_event(
     event_type: EventType,
     *,
-    source: str,
+    identity: EventIdentity,
     subject: str,
     time: datetime,
     data: dict[str, Any],
@@ -43,17 +54,18 @@ def cloud_event(
     return {
         "specversion": "1.0",
         "id": event_id(event_type.value, *id_parts),
-        "source": source,
-        "type": event_type.value,
+        "source": identity.source,
+        "type": identity.type_of(event_type),
         "subject": subject,
         "time": iso(time),
         "datacontenttype": "application/json",
+        "dataschema": identity.schema_of(event_type),
         "data": data,
     }
 
 
 def job_event(
-    event_type: EventType, record: JobRecord, *, source: str, time: datetime
+    event_type: EventType, record: JobRecord, *, identity: EventIdentity, time: datetime
 ) -> dict[str, Any]:
     """The Started / Succeeded / Failed / Superseded event of one run of a job."""
     data: dict[str, Any] = {
@@ -88,13 +100,14 @@ def job_event(
     if record.next_run_at is not None:
         data["nextRunAt"] = iso(record.next_run_at)
         data["reruns"] = record.reruns
+    if record.detail:
+        data["detail"] = record.detail
     if record.failure is not None:
         data["reason"] = record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
-    subject = record.target_restore_point_id or record.source_restore_point_id
     return cloud_event(
         event_type,
-        source=source,
-        subject=subject,
+        identity=identity,
+        subject=record.source_restore_point_id,
         time=time,
         data=data,
         id_parts=(record.job_id, record.run),

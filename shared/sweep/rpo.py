@@ -40,7 +40,7 @@ async def announce_rpo(
         return
     event = events.cloud_event(
         events.EventType.RPO_BREACHED,
-        source=services.settings.event_source,
+        identity=services.settings.event_identity,
         subject=str(info.id),
         time=services.clock(),
         data={

@@ -35,6 +35,7 @@ EXPECTED_ROUTES = {
     "protection_status": ("protection", ["GET"]),
     "sweep_plan": ("plan", ["GET"]),
     "preflight": ("preflight", ["GET"]),
+    "event_schema": ("schemas/events/{name}", ["GET"]),
 }
 EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
 

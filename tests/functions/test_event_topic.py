@@ -13,10 +13,13 @@ import pytest
 
 from devstack.stack import Stack
 from shared.errors import SettingsError, TopicPublishError
+from shared.model.event_identity import EventIdentity
+from shared.model.events import EventType, encode, job_event
 from shared.services import Services
 from shared.settings import Settings
 from shared.storage.topic import TopicPublisher
 from tests.support import drain_queue, unique
+from tests.unit.model.test_events import NOW, make_record
 
 
 class Receiver:
@@ -53,15 +56,8 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-EVENT = json.dumps(
-    {
-        "specversion": "1.0",
-        "id": "e1",
-        "source": "/rpcopy",
-        "type": "rpcopy.copy.succeeded",
-        "data": {"jobId": "j"},
-    }
-)
+EVENT = encode(job_event(EventType.SUCCEEDED, make_record(), identity=EventIdentity(), time=NOW))
+EVENT_ID = json.loads(EVENT)["id"]
 
 
 async def test_publisher_posts_cloudevents_with_the_key(receiver: Receiver) -> None:
@@ -73,7 +69,7 @@ async def test_publisher_posts_cloudevents_with_the_key(receiver: Receiver) -> N
     ((headers, body),) = receiver.requests
     assert headers["aeg-sas-key"] == "topic-key"
     assert headers["content-type"].startswith("application/cloudevents+json")
-    assert json.loads(body)["id"] == "e1"
+    assert json.loads(body)["id"] == EVENT_ID
 
 
 async def test_publisher_failures_raise(receiver: Receiver) -> None:
@@ -117,5 +113,5 @@ async def test_events_go_to_the_queue_and_the_topic(
         await services.emit(EVENT)
     finally:
         await services.close()
-    assert [json.loads(t)["id"] for t in drain_queue(stack.storage_connection, queue)] == ["e1"]
-    assert [json.loads(body)["id"] for _, body in receiver.requests] == ["e1"]
+    assert [json.loads(t)["id"] for t in drain_queue(stack.storage_connection, queue)] == [EVENT_ID]
+    assert [json.loads(body)["id"] for _, body in receiver.requests] == [EVENT_ID]

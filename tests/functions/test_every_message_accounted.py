@@ -56,7 +56,7 @@ async def test_messages_on_the_wrong_queue_each_become_their_own_failed_job(
     assert sorted(e["data"]["jobId"] for e in events) == sorted(sha_id(t) for t in texts)
     ledger = (await get_services()).ledger
     for event in events:
-        assert event["type"] == "rpcopy.copy.failed"
+        assert event["type"] == "com.example.rpcopy.copy.failed"
         assert event["data"]["reason"]["code"] == "InvalidMessage"
         assert "arrived on the poll queue" in event["data"]["reason"]["message"]
         record = await ledger.get(event["data"]["jobId"])
@@ -106,7 +106,7 @@ async def test_a_message_ahead_of_its_job_is_kept_as_a_failed_placeholder(
     )
     await fn_app.deliver("stage_poll", text)
     (event,) = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
-    assert event["type"] == "rpcopy.copy.failed", why
+    assert event["type"] == "com.example.rpcopy.copy.failed", why
     assert event["data"]["jobId"] == sha_id(text)
     assert event["data"]["reason"]["code"] == "InvalidMessage"
     assert job.job_id in event["data"]["reason"]["message"]

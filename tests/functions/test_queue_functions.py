@@ -79,10 +79,14 @@ async def test_a_copy_runs_through_every_stage(fn_app: FunctionApp) -> None:
     assert all(d.percent == 100.0 for d in record.disks)
     assert record.replication_done_at is not None
     events = _events(fn_app, job_id)
-    assert [e["type"] for e in events] == ["rpcopy.copy.started", "rpcopy.copy.succeeded"]
+    assert [e["type"] for e in events] == [
+        "com.example.rpcopy.copy.started",
+        "com.example.rpcopy.copy.succeeded",
+    ]
     done = events[-1]
     assert done["data"]["target"]["restorePointId"] == record.target_restore_point_id
-    assert done["subject"] == record.target_restore_point_id
+    # The subject is the source restore point in every copy event (README, "Events").
+    assert {e["subject"] for e in events} == {source.restore_point_id}
 
 
 async def test_duplicate_and_replayed_messages_change_nothing(fn_app: FunctionApp) -> None:
@@ -110,8 +114,8 @@ async def test_duplicate_and_replayed_messages_change_nothing(fn_app: FunctionAp
     assert after.updated_at == before.updated_at
     assert _arm_calls(fn_app) == calls_before
     assert [e["type"] for e in _events(fn_app, job_id)] == [
-        "rpcopy.copy.started",
-        "rpcopy.copy.succeeded",
+        "com.example.rpcopy.copy.started",
+        "com.example.rpcopy.copy.succeeded",
     ]
 
 
@@ -131,7 +135,7 @@ async def test_unreadable_messages_become_failed_jobs_with_an_event(
     events = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
     assert len(events) == 1
     event = events[0]
-    assert event["type"] == "rpcopy.copy.failed"
+    assert event["type"] == "com.example.rpcopy.copy.failed"
     assert event["data"]["reason"]["code"] == "InvalidMessage"
     record = await _job(event["data"]["jobId"])
     assert record.state is JobState.FAILED
@@ -149,7 +153,7 @@ async def test_a_bad_message_for_a_known_job_fails_that_job(fn_app: FunctionApp)
     assert record.failure is not None
     assert "surprise" in record.failure.message
     (event,) = _events(fn_app, job_id)
-    assert event["type"] == "rpcopy.copy.failed"
+    assert event["type"] == "com.example.rpcopy.copy.failed"
 
 
 async def test_poison_message_fails_the_job_with_an_event(fn_app: FunctionApp) -> None:
@@ -164,7 +168,7 @@ async def test_poison_message_fails_the_job_with_an_event(fn_app: FunctionApp) -
     assert record.failure is not None
     assert record.failure.code == "StageFailedRepeatedly"
     (event,) = _events(fn_app, job_id)
-    assert event["type"] == "rpcopy.copy.failed"
+    assert event["type"] == "com.example.rpcopy.copy.failed"
     assert event["data"]["reason"]["stage"] == "ensure-target"
 
     # A failed job asked for again starts a new run with a new target restore point name,

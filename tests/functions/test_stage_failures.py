@@ -110,7 +110,9 @@ async def test_an_existing_target_collection_of_another_source_fails_the_job(
     assert record.failure is not None
     assert record.failure.code == "TargetCollectionConflict"
     assert "choose another targetCollectionName" in record.failure.message
-    assert [e["type"] for e in events(services, stack, job_id)] == ["rpcopy.copy.failed"]
+    assert [e["type"] for e in events(services, stack, job_id)] == [
+        "com.example.rpcopy.copy.failed"
+    ]
 
 
 async def test_transient_arm_errors_are_retried_then_the_job_fails_saying_so(

@@ -35,15 +35,17 @@ def test_every_query_file_is_used() -> None:
     assert used == {p.name for p in ALERTS.glob("*.kql")}
 
 
-def test_event_queries_name_event_types_the_app_emits() -> None:
-    emitted = {t.value for t in events.EventType}
-    for name, event_type in (
-        ("failed-copies.kql", "rpcopy.copy.failed"),
-        ("rpo-breaches.kql", "rpcopy.rpo.breached"),
-    ):
-        query = (ALERTS / name).read_text()
-        assert event_type in emitted, f"the app has no event type {event_type}"
-        assert f'message contains "{event_type}"' in query
+def test_event_queries_match_the_log_line_of_alerting_events() -> None:
+    """The queries look for the line Services.emit logs per event, by event name (so they hold
+    whatever EVENT_TYPE_PREFIX is), for exactly the events the app logs as warnings."""
+    services = first_module("shared.services")
+    queried = {}
+    for path in ALERTS.glob("*.kql"):
+        for name in re.findall(r'message startswith "event ([a-z.]+): "', path.read_text()):
+            queried[name] = path.name
+    assert set(queried) == {str(e) for e in services.ALERTING_EVENTS}, queried
+    assert {str(t) for t in services.ALERTING_EVENTS} <= {t.value for t in events.EventType}
+    assert services.EVENT_LOG_FORMAT.startswith("event %s: ")
 
 
 def test_poison_query_matches_the_poison_functions(

@@ -168,7 +168,7 @@ def test_a_new_restore_point_is_copied_to_every_policy_region(
     assert all(j["trigger"] == "eventgrid" for j in jobs)
     assert all(j["sourceRestorePointId"].lower() == rp.lower() for j in jobs)
     for job in jobs:
-        events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+        events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
 
     # The app's own writes in the target regions (collections, copies) were delivered to it too,
     # and started nothing: every job of this VM copies the source restore point.
@@ -274,8 +274,8 @@ def test_retention_keeps_exactly_the_newest_copies_the_policy_says(
         deleted = [
             e
             for e in events.poll()
-            if e["type"] == "rpcopy.retention.deleted"
-            and e["subject"].lower().startswith(westus.lower())
+            if e["type"] == "com.example.rpcopy.retention.deleted"
+            and e["data"]["targetRestorePointId"].lower().startswith(westus.lower())
         ]
         return deleted if len(deleted) >= 2 else None
 
@@ -286,7 +286,9 @@ def test_retention_keeps_exactly_the_newest_copies_the_policy_says(
             row["TargetRestorePointId"].lower()
             for row in table.query_entities("PartitionKey eq 'deletion'")
         }
-    assert {e["subject"].lower() for e in deleted} <= recorded
+    assert {e["data"]["targetRestorePointId"].lower() for e in deleted} <= recorded
+    # The subject is the source restore point, as in the copy events (README, "Events").
+    assert all(e["subject"] == e["data"]["sourceRestorePointId"] for e in deleted)
     assert sorted(e["data"]["sourceRestorePointId"].lower() for e in deleted) == sorted(
         m.lower() for m in made[:2]
     )
@@ -314,7 +316,7 @@ def test_an_older_restore_point_after_a_newer_copy_is_superseded(
     late = response.json()
     assert late["state"] == "Superseded", late
     assert "creation order" in late["detail"]
-    event = events.wait_for(late["id"], "rpcopy.copy.superseded", timeout=30)
+    event = events.wait_for(late["id"], "com.example.rpcopy.copy.superseded", timeout=30)
     assert event["data"]["source"]["restorePointId"] == older
 
 
@@ -357,7 +359,9 @@ def test_two_hosts_start_each_copy_exactly_once(
         assert len(puts) == 1, [
             (r["status"], r["time"], r.get("fault"), r.get("correlationId")) for r in puts
         ]
-        started = [e for e in events.for_job(job_id) if e["type"] == "rpcopy.copy.started"]
+        started = [
+            e for e in events.for_job(job_id) if e["type"] == "com.example.rpcopy.copy.started"
+        ]
         assert len(started) == 1
 
 
@@ -392,7 +396,7 @@ def test_protection_status_and_the_rpo_breach_event_follow_the_clock(
             [
                 e
                 for e in events.poll()
-                if e["type"] == "rpcopy.rpo.breached"
+                if e["type"] == "com.example.rpcopy.rpo.breached"
                 and e["subject"].lower() == source.collection_id.lower()
             ]
             or None
@@ -411,7 +415,7 @@ def test_protection_status_and_the_rpo_breach_event_follow_the_clock(
     again = [
         e
         for e in events.events
-        if e["type"] == "rpcopy.rpo.breached"
+        if e["type"] == "com.example.rpcopy.rpo.breached"
         and e["subject"].lower() == source.collection_id.lower()
     ]
     assert len(again) == len(breach) == 1

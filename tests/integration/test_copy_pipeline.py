@@ -49,7 +49,7 @@ def test_http_copy_completes_and_the_event_matches_ledger_and_arm(
     job = request_copy(api, source.restore_point_id)
     done = wait_until_done(api, job["id"])
     assert done["state"] == "Succeeded", done
-    event = events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+    event = events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
 
     # The event agrees with the ledger...
     data = event["data"]
@@ -71,7 +71,9 @@ def test_http_copy_completes_and_the_event_matches_ledger_and_arm(
         assert disk["replicationStatus"]["status"]["code"] == "ReplicationState/succeeded"
         assert disk["replicationStatus"]["completionPercent"] == 100
     assert {d["id"].lower() for d in disks} == {d["id"].lower() for d in data["disks"]}
-    started = [e for e in events.for_job(job["id"]) if e["type"] == "rpcopy.copy.started"]
+    started = [
+        e for e in events.for_job(job["id"]) if e["type"] == "com.example.rpcopy.copy.started"
+    ]
     assert len(started) == 1
 
     # The target collection was created in the target region, pointing at the source.
@@ -121,7 +123,7 @@ def test_throttling_and_unavailability_are_retried(
     assert done["state"] == "Succeeded", done
     puts = [r for r in emulator.requests("RestorePoints_Create") if vm in r["path"]]
     assert [r["status"] for r in puts] == [429, 201], puts
-    events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+    events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
 
 
 def test_replication_failure_ends_failed_with_a_failure_event(
@@ -141,9 +143,11 @@ def test_replication_failure_ends_failed_with_a_failure_event(
     assert done["error"]["code"] == "ReplicationFailed"
     # Every run failed the same way: the stack allows two (RERUN_MAX_RUNS), then gives up.
     assert done["run"] == 2
-    event = events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
-    assert [e["type"] for e in events.for_job(job["id"])].count("rpcopy.copy.failed") == 1
-    assert "rpcopy.copy.retrying" in [e["type"] for e in events.for_job(job["id"])]
+    event = events.wait_for(job["id"], "com.example.rpcopy.copy.failed", timeout=30)
+    assert [e["type"] for e in events.for_job(job["id"])].count(
+        "com.example.rpcopy.copy.failed"
+    ) == 1
+    assert "com.example.rpcopy.copy.retrying" in [e["type"] for e in events.for_job(job["id"])]
     assert event["data"]["reason"]["code"] == "ReplicationFailed"
     assert event["data"]["target"]["restorePointId"] == done["targetRestorePointId"]
 
@@ -196,7 +200,7 @@ def test_a_message_that_keeps_failing_reaches_poison_and_fails_the_job(
     assert done["state"] == "Failed", done
     assert done["error"]["code"] == "StageFailedRepeatedly"
     assert done["error"]["stage"] == "poll"
-    event = events.wait_for(job_id, "rpcopy.copy.failed", timeout=30)
+    event = events.wait_for(job_id, "com.example.rpcopy.copy.failed", timeout=30)
     assert event["data"]["reason"]["code"] == "StageFailedRepeatedly"
 
 
@@ -218,11 +222,11 @@ def test_a_replication_failure_is_followed_by_a_run_that_succeeds(
     done = wait_until_done(api, job["id"], timeout=120)
     assert done["state"] == "Succeeded", done
     assert done["run"] == 2
-    events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+    events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
     order = [(e["type"], e["data"]["run"]) for e in events.for_job(job["id"])]
     assert order == [
-        ("rpcopy.copy.started", 1),
-        ("rpcopy.copy.retrying", 1),
-        ("rpcopy.copy.started", 2),
-        ("rpcopy.copy.succeeded", 2),
+        ("com.example.rpcopy.copy.started", 1),
+        ("com.example.rpcopy.copy.retrying", 1),
+        ("com.example.rpcopy.copy.started", 2),
+        ("com.example.rpcopy.copy.succeeded", 2),
     ]

@@ -83,11 +83,11 @@ def test_demo_copies_manually_and_through_event_grid_then_stops_everything(
     # Part 1: the manual copy's completion event, in full.
     part1, _, part2 = output.partition("== Part 2")
     assert "<- 202 Accepted   Location: /api/copies/" in part1
-    assert '"type": "rpcopy.copy.succeeded"' in part1
+    assert '"type": "com.example.rpcopy.copy.succeeded"' in part1
     assert '"trigger": "http"' in part1
     assert part1.count('"code": "ReplicationState/succeeded"') == 3, "one per disk"
     # Part 2: two copies nobody asked for by hand, one per policy region, both completed.
-    assert part2.count('"type": "rpcopy.copy.succeeded"') == 2, output
+    assert part2.count('"type": "com.example.rpcopy.copy.succeeded"') == 2, output
     assert part2.count('"trigger": "eventgrid"') == 2
     assert re.search(r'"region": "westus"', part2)
     assert re.search(r'"region": "northeurope"', part2)

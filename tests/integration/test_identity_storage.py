@@ -12,7 +12,6 @@ local stand-ins for the managed identity: STORAGE_STATIC_TOKEN and STORAGE_CA_BU
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import ssl
@@ -151,7 +150,7 @@ class TokenEventLog(EventLog):
     def poll(self) -> list[dict[str, Any]]:
         try:
             for message in self.client.receive_messages(messages_per_page=32):
-                self.events.append(json.loads(message.content))
+                self.add(message.content)
                 self.client.delete_message(message)
         except ResourceNotFoundError:
             pass  # no event sent yet
@@ -266,7 +265,7 @@ def test_a_copy_succeeds_with_identity_based_storage(identity_stack: IdentitySta
         done = wait_for(finished, timeout=90, what=f"copy job {job_id} to finish")
     assert done["state"] == "Succeeded", done
     events = TokenEventLog(identity_stack.queue("copy-events"))
-    event = events.wait_for(job_id, "rpcopy.copy.succeeded", timeout=30)
+    event = events.wait_for(job_id, "com.example.rpcopy.copy.succeeded", timeout=30)
     assert event["data"]["target"]["restorePointId"] == done["targetRestorePointId"]
     assert event["data"]["source"]["restorePointId"] == source.restore_point_id
     log = Path(identity_stack.host.log_path or "").read_text(errors="replace")

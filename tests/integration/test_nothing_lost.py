@@ -53,7 +53,7 @@ def test_a_message_that_is_not_base64_ends_as_a_failed_job(
     assert job["state"] == "Failed"
     assert job["error"]["code"] == "InvalidMessage"
     assert "not JSON" in job["error"]["message"]
-    event = events.wait_for(job_id, "rpcopy.copy.failed", timeout=30)
+    event = events.wait_for(job_id, "com.example.rpcopy.copy.failed", timeout=30)
     assert event["data"]["reason"]["code"] == "InvalidMessage"
     for sink in (f"{queue}-poison", f"{queue}-poison-poison"):
         assert peek_queue(stack.storage_connection, sink) == [], sink
@@ -75,5 +75,5 @@ def test_the_sweep_drains_a_poison_poison_queue_into_failed_jobs(
     job = wait_for(lambda: failed_job(api, job_id), timeout=60, what="the drained message's job")
     assert job["error"]["code"] == "InvalidMessage"
     assert "poll" in job["error"]["message"]
-    events.wait_for(job_id, "rpcopy.copy.failed", timeout=30)
+    events.wait_for(job_id, "com.example.rpcopy.copy.failed", timeout=30)
     assert peek_queue(stack.storage_connection, "rpcopy-poll-poison-poison") == []

@@ -21,7 +21,9 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.storage_connection == "AzureWebJobsStorage"
     assert settings.ledger_table == "rpcopyjobs"
     assert settings.http_auth_level == "function"
-    assert settings.event_source == "/rpcopy"
+    assert (
+        settings.event_identity.source == "http://localhost/"
+    )  # tests/unit/test_event_settings.py
     assert settings.extra_regions == frozenset()
     assert settings.stage_max_attempts == 6
     assert settings.stage_retry_base_seconds == 5.0
@@ -66,7 +68,7 @@ _PARSED = [
     ("LEDGER_TABLE", "Jobs2", lambda s: s.ledger_table, "Jobs2"),
     ("HTTP_AUTH_LEVEL", "ANONYMOUS", lambda s: s.http_auth_level, "anonymous"),
     ("HTTP_AUTH_LEVEL", "function", lambda s: s.http_auth_level, "function"),
-    ("EVENT_SOURCE", "/my/source", lambda s: s.event_source, "/my/source"),
+    ("EVENT_SOURCE", "urn:my:source", lambda s: s.event_identity.source, "urn:my:source"),
     (
         "EXTRA_REGIONS",
         "NewRegion1, otherregion  third",

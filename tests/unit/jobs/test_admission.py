@@ -10,6 +10,7 @@ import pytest
 
 from shared.jobs.admission import admit_job, promote_waiting, release_and_promote
 from shared.jobs.outbox import STALE_OUTBOX_SECONDS, deliver, outbox_is_stale
+from shared.model.events import EventType, encode, job_event
 from shared.model.ids import RestorePointId
 from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.keys import job_id_for, pair_key
@@ -44,6 +45,23 @@ def waiting(name: str, created_minutes: float, now: datetime = T0) -> JobRecord:
         updated_at=now,
         source_created_at=T0 + timedelta(minutes=created_minutes),
         detail="admission pending",
+    )
+
+
+def started_event(services: Services, record: JobRecord) -> str:
+    """The copy.started event of `record` once its copy runs (a real event: every emitted
+    event must meet the event contract, tests/event_contract.py)."""
+    replicating = record.evolve(
+        state=JobState.REPLICATING,
+        target_restore_point_id=f"{RPC}-westus/restorePoints/{record.target_restore_point_name}",
+    )
+    return encode(
+        job_event(
+            EventType.STARTED,
+            replicating,
+            identity=services.settings.event_identity,
+            time=replicating.requested_at,
+        )
     )
 
 
@@ -97,7 +115,7 @@ async def test_an_older_restore_point_is_superseded_with_its_event(
         json.loads(t) for t in drain_queue(connection(services), services.settings.queues.events)
     ]
     assert [(e["type"], e["data"]["jobId"]) for e in events] == [
-        ("rpcopy.copy.superseded", older.job_id)
+        ("com.example.rpcopy.copy.superseded", older.job_id)
     ]
 
 
@@ -153,19 +171,20 @@ async def test_deliver_sends_each_message_and_marks_the_step_sent(
 ) -> None:
     services = await make_services()
     queues = services.settings.queues
+    event = started_event(services, waiting("rp1", 0))
     record = await stored(
         services,
         waiting("rp1", 0).evolve(
             outbox=(
                 Outbound(queues.poll, "to-poll"),
-                Outbound(queues.events, '{"type":"x"}'),
+                Outbound(queues.events, event),
             ),
             outbox_sent=False,
         ),
     )
     await deliver(services, record)
     assert drain_queue(connection(services), queues.poll) == ["to-poll"]
-    assert drain_queue(connection(services), queues.events) == ['{"type":"x"}']
+    assert drain_queue(connection(services), queues.events) == [event]
     assert (await services.ledger.get(record.job_id)).outbox_sent
 
 

@@ -16,7 +16,7 @@ from shared.model.message import Failure, Outcome, Stage, decode_message
 from shared.rules.copy_rules import PairState
 from tests.conftest import MakeServices
 from tests.support import drain_queue
-from tests.unit.jobs.test_admission import RPC, connection, stored, waiting
+from tests.unit.jobs.test_admission import RPC, connection, started_event, stored, waiting
 
 
 class HostDied(BaseException):
@@ -38,11 +38,15 @@ async def test_a_finish_redelivered_after_a_crash_frees_the_pair_for_the_next_co
     second = await admit_job(services, await stored(services, waiting("rp2", 60)))
     assert (first.state, second.state) == (JobState.QUEUED, JobState.WAITING)
     replicating, _ = await services.ledger.update(
-        first.job_id, lambda r: r.evolve(state=JobState.REPLICATING)
+        first.job_id,
+        lambda r: r.evolve(
+            state=JobState.REPLICATING, target_restore_point_id=f"{RPC}-westus/restorePoints/rp1"
+        ),
     )
     assert replicating is not None
     finish = decode_message(stage_message(services, replicating, Stage.FINISH).text)
-    text = finish.model_copy(update={"outcome": Outcome(state="Succeeded")}).encode()
+    done = Outcome(state="Succeeded", replication_done_at=replicating.requested_at)
+    text = finish.model_copy(update={"outcome": done}).encode()
 
     with monkeypatch.context() as patch:
         die_after_commit(patch)
@@ -88,18 +92,19 @@ async def test_a_rerun_redelivered_after_a_crash_admits_the_new_run(
 async def test_a_crash_while_delivering_never_lets_the_job_move_on_before_its_events(
     make_services: MakeServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The start-copy step sends the poll message and announces rpcopy.copy.started. If the
+    """The start-copy step sends the poll message and announces copy.started. If the
     host dies between the two and the poll message is already out, the poll stage's commit
     replaces the outbox and the started event is lost for good (found by the crash drill);
     with the event out first, the step stays unsent and its redelivery sends both."""
     services = await make_services()
     queues = services.settings.queues
+    started = started_event(services, waiting("rp1", 0))
     record = await stored(
         services,
         waiting("rp1", 0).evolve(
             outbox=(
                 Outbound(queues.poll, "the poll message"),
-                Outbound(queues.events, '{"type": "rpcopy.copy.started"}'),
+                Outbound(queues.events, started),
             ),
             outbox_sent=False,
         ),
@@ -117,4 +122,4 @@ async def test_a_crash_while_delivering_never_lets_the_job_move_on_before_its_ev
     assert not (await services.ledger.get(record.job_id)).outbox_sent
     await deliver(services, record)  # the redelivered message finds the outbox unsent
     assert drain_queue(connection(services), queues.poll) == ["the poll message"]
-    assert drain_queue(connection(services), queues.events) == ['{"type": "rpcopy.copy.started"}']
+    assert drain_queue(connection(services), queues.events) == [started]

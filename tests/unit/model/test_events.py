@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, cloud_event, encode, event_id, job_event
 from shared.model.job import JobRecord, JobState
 from shared.model.message import DiskProgress, Failure, Stage, Trigger
@@ -23,6 +24,7 @@ TGT_RP = f"{TGT_RPC}/restorePoints/rp1"
 JOB = "0123456789abcdef0123456789abcdef"
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=2)
+IDENTITY = EventIdentity.for_host("rpcopy-prod.azurewebsites.net", type_prefix="com.contoso.dr")
 
 
 def make_record(**changes: object) -> JobRecord:
@@ -64,14 +66,17 @@ FAILED = make_record(
 
 
 def test_required_cloudevents_attributes() -> None:
-    event = job_event(EventType.SUCCEEDED, make_record(), source="/rpcopy", time=NOW)
+    event = job_event(EventType.SUCCEEDED, make_record(), identity=IDENTITY, time=NOW)
     # CloudEvents 1.0 required: id, source, specversion, type
     assert event["specversion"] == "1.0"
-    assert event["type"] == "rpcopy.copy.succeeded"
-    assert event["source"] == "/rpcopy"
+    assert event["type"] == "com.contoso.dr.copy.succeeded"
+    assert event["source"] == "https://rpcopy-prod.azurewebsites.net/"
     assert re.fullmatch(r"[0-9a-f]{32}", event["id"])
     # optional attributes we always set
-    assert event["subject"] == TGT_RP
+    assert event["subject"] == SRC_RP  # the source restore point, in every copy event
+    assert event["dataschema"] == (
+        "https://rpcopy-prod.azurewebsites.net/api/schemas/events/copy.succeeded.json"
+    )
     assert event["time"] == "2025-01-01T14:00:00+00:00"
     assert datetime.fromisoformat(event["time"]) == NOW
     assert event["datacontenttype"] == "application/json"
@@ -83,12 +88,13 @@ def test_required_cloudevents_attributes() -> None:
         "subject",
         "time",
         "datacontenttype",
+        "dataschema",
         "data",
     }
 
 
 def test_data_fields() -> None:
-    data = job_event(EventType.SUCCEEDED, make_record(), source="/rpcopy", time=NOW)["data"]
+    data = job_event(EventType.SUCCEEDED, make_record(), identity=IDENTITY, time=NOW)["data"]
     assert data["jobId"] == JOB
     assert data["run"] == 1
     assert data["state"] == "Succeeded"
@@ -117,8 +123,8 @@ def test_data_fields() -> None:
 
 
 def test_failure_reason() -> None:
-    event = job_event(EventType.FAILED, FAILED, source="/rpcopy", time=NOW)
-    assert event["type"] == "rpcopy.copy.failed"
+    event = job_event(EventType.FAILED, FAILED, identity=IDENTITY, time=NOW)
+    assert event["type"] == "com.contoso.dr.copy.failed"
     assert event["data"]["state"] == "Failed"
     assert event["data"]["reason"] == {
         "code": "ReplicationFailed",
@@ -130,7 +136,7 @@ def test_failure_reason() -> None:
 
 def test_reason_without_stage() -> None:
     record = FAILED.evolve(failure=Failure(code="InvalidMessage", message="bad"))
-    data = job_event(EventType.FAILED, record, source="/s", time=NOW)["data"]
+    data = job_event(EventType.FAILED, record, identity=IDENTITY, time=NOW)["data"]
     assert data["reason"] == {"code": "InvalidMessage", "message": "bad"}
 
 
@@ -145,8 +151,8 @@ def test_started_event_before_the_target_exists() -> None:
         disks=(),
         source_region=None,
     )
-    event = job_event(EventType.STARTED, record, source="/rpcopy", time=NOW)
-    assert event["subject"] == SRC_RP  # no target yet
+    event = job_event(EventType.STARTED, record, identity=IDENTITY, time=NOW)
+    assert event["subject"] == SRC_RP
     assert event["data"]["target"]["restorePointId"] is None
     assert event["data"]["source"]["region"] is None
     assert event["data"]["timing"]["durationSeconds"] is None
@@ -177,14 +183,15 @@ def test_started_event_before_the_target_exists() -> None:
 def test_event_id_is_deterministic_per_type_job_run(
     a: tuple[EventType, JobRecord], b: tuple[EventType, JobRecord], same: bool
 ) -> None:
-    first = job_event(a[0], a[1], source="/rpcopy", time=NOW)
-    second = job_event(b[0], b[1], source="/other", time=NOW + timedelta(days=1))
+    first = job_event(a[0], a[1], identity=IDENTITY, time=NOW)
+    # nor on the type prefix or source: renaming does not make old events look new
+    second = job_event(b[0], b[1], identity=EventIdentity(), time=NOW + timedelta(days=1))
     assert (first["id"] == second["id"]) is same
 
 
 def test_event_ids_distinct_across_all_types() -> None:
     record = make_record()
-    ids = {job_event(t, record, source="/s", time=NOW)["id"] for t in EventType}
+    ids = {job_event(t, record, identity=IDENTITY, time=NOW)["id"] for t in EventType}
     assert len(ids) == len(EventType)
 
 
@@ -198,19 +205,20 @@ def test_event_id_helper() -> None:
 def test_cloud_event_helper() -> None:
     event = cloud_event(
         EventType.RPO_BREACHED,
-        source="/rpcopy",
+        identity=IDENTITY,
         subject=SRC_RPC,
         time=NOW,
         data={"k": 1},
         id_parts=("p",),
     )
-    assert event["type"] == "rpcopy.rpo.breached"
-    assert event["id"] == event_id("rpcopy.rpo.breached", "p")
+    assert event["type"] == "com.contoso.dr.rpo.breached"
+    assert event["id"] == event_id("rpo.breached", "p")
+    assert event["dataschema"].endswith("/api/schemas/events/rpo.breached.json")
     assert event["data"] == {"k": 1}
 
 
 def test_encode_is_compact_json() -> None:
-    event = job_event(EventType.FAILED, FAILED, source="/rpcopy", time=NOW)
+    event = job_event(EventType.FAILED, FAILED, identity=IDENTITY, time=NOW)
     text = encode(event)
     assert json.loads(text) == event
     assert text == json.dumps(event, separators=(",", ":"))
