@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed
 INFRA_VENV ?= .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup test test-infra test-fast demo run lint fmt bench clean
+.PHONY: setup test test-infra test-fast demo run lint fmt bench clean browser
 
 $(PY_STAMP): requirements.txt requirements-dev.txt Makefile
 	$(PY) -m venv $(VENV)
@@ -33,8 +33,23 @@ $(INFRA_STAMP): requirements-infra.txt Makefile
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(INFRA_STAMP)
 
+## make browser: Chromium and ChromeDriver from Debian for the status page test, where missing.
+## A machine that cannot install them still runs the suite: that test then fails and says how.
+RPCOPY_CHROMIUM ?= /usr/bin/chromium
+RPCOPY_CHROMEDRIVER ?= /usr/bin/chromedriver
+browser:
+	@if [ -x "$(RPCOPY_CHROMIUM)" ] && [ -x "$(RPCOPY_CHROMEDRIVER)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends chromium chromium-driver) \
+	  || echo "make browser: installing chromium chromium-driver failed" >&2; \
+	else \
+	  echo "make browser: no $(RPCOPY_CHROMIUM) or $(RPCOPY_CHROMEDRIVER); as root run: apt-get install" \
+	    "-y --no-install-recommends chromium chromium-driver" >&2; \
+	fi
+
 ## make test: the whole suite (unit, functions, emulator, devhost, integration)
-test: setup
+test: setup browser
 	RPCOPY_INFRA_VENV=$(INFRA_VENV) $(BIN)/python -m pytest
 
 ## make test-infra: the offline checks of infra/ (Bicep parsed, checkov, settings and role kept equal to the code)

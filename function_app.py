@@ -94,6 +94,29 @@ async def event_schema(req: func.HttpRequest) -> func.HttpResponse:
     return _http(get_event_schema(req.route_params.get("name", "")))
 
 
+# -- HTTP: the status page and the OpenAPI document ----------------------------------------------
+
+
+# Anonymous on purpose: the shell holds no data and no key, and a browser cannot send a key
+# header when it opens a page (a `?code=` key would reach logs). Its data needs the key.
+@app.function_name("dashboard_page")
+@app.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def dashboard_page(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.dashboard_page())
+
+
+@app.function_name("dashboard_data")
+@app.route(route="dashboard/data", methods=["GET"])
+async def dashboard_data(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.dashboard_data(await get_services(), dict(req.params)))
+
+
+@app.function_name("openapi_document")
+@app.route(route="openapi.json", methods=["GET"])
+async def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.openapi_document(await get_services()))
+
+
 # -- queue stages and their poison queues ----------------------------------------------------
 
 

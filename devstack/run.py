@@ -115,6 +115,8 @@ def describe(stack: Stack, console: Console, policy: Path) -> None:
         c.line(f"  function host {index}     {host.url}   (API under /api)")
     c.line(f"  Event Grid webhook  {realtime.eventgrid_webhook(stack).split('?')[0]}")
     c.line("                      (the emulator delivers every resource event here)")
+    c.line(f"  status page         {stack.host_url}/api/dashboard   (enter the function key)")
+    c.line(f"  OpenAPI document    {stack.host_url}/api/openapi.json   (needs the key)")
     c.line(f"  ARM emulator        {stack.arm_endpoint}   (bearer token: {EMULATOR_TOKEN})")
     c.line(f"  emulator control    {stack.arm_endpoint}/_emulator/   (see docs/emulator.md)")
     c.line(f"  time scale          {stack.options.time_scale:g} simulated s per real s")

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from shared import telemetry
 from shared.errors import ArmError, InvalidCursor, InvalidRequest, SourceProblem, StoreError
+from shared.http_api import dashboard, models, openapi
 from shared.http_api.problems import ApiResponse, problem, problem_for
 from shared.http_api.requests import parse_copy_request, parse_list_query
 from shared.http_api.views import job_view
@@ -100,13 +101,13 @@ async def list_copies(services: Services, params: Mapping[str, str]) -> ApiRespo
         query = {k: v for k, v in params.items() if k not in ("cursor", "code")}
         query["cursor"] = next_cursor
         body["nextLink"] = f"/api/copies?{urlencode(query)}"
-    return ApiResponse(200, body)
+    return ApiResponse(200, models.shape(models.JobList, body))
 
 
 @traced("GET", "/api/protection")
 async def protection_status(services: Services) -> ApiResponse:
     try:
-        return ApiResponse(200, await protection(services))
+        return ApiResponse(200, models.shape(models.ProtectionResponse, await protection(services)))
     except (ArmError, StoreError) as exc:
         return problem_for(exc)
 
@@ -118,10 +119,45 @@ async def sweep_plan(services: Services) -> ApiResponse:
         report = await sweep(services, dry_run=True)
     except (ArmError, StoreError) as exc:
         return problem_for(exc)
-    return ApiResponse(200, report.to_api())
+    return ApiResponse(200, models.shape(models.PlanResponse, report.to_api()))
 
 
 @traced("GET", "/api/preflight")
 async def preflight_report(services: Services) -> ApiResponse:
     """Can this deployment do its job? Each check passed or failed, with what to do."""
-    return ApiResponse(200, report(await preflight(services)))
+    return ApiResponse(
+        200, models.shape(models.PreflightResponse, report(await preflight(services)))
+    )
+
+
+# -- the status page and the OpenAPI document ------------------------------------------------
+
+
+@traced("GET", "/api/dashboard")
+async def dashboard_page() -> ApiResponse:
+    """The page's HTML shell: no data and no key in it (see shared/http_api/dashboard.py)."""
+    html, headers = dashboard.page()
+    return ApiResponse(200, html, dict(headers), "text/html")
+
+
+@traced("GET", "/api/dashboard/data")
+async def dashboard_data(services: Services, params: Mapping[str, str]) -> ApiResponse:
+    hours = dashboard.window_hours(params.get("hours"))
+    if hours is None:
+        message = f"must be a number above 0 and at most {dashboard.MAX_WINDOW_HOURS:g}"
+        return problem(
+            400,
+            "Invalid query",
+            f"hours: {message}",
+            errors=[{"field": "hours", "message": message}],
+        )
+    try:
+        return ApiResponse(200, await dashboard.dashboard_data(services, hours))
+    except (ArmError, StoreError) as exc:
+        return problem_for(exc)
+
+
+@traced("GET", "/api/openapi.json")
+async def openapi_document(services: Services) -> ApiResponse:
+    keys_required = services.settings.http_auth_level != "anonymous"
+    return ApiResponse(200, openapi.document(keys_required))

@@ -35,6 +35,8 @@ class ApiResponse:
     content_type: str = JSON
 
     def text(self) -> str:
+        if isinstance(self.body, str):  # a page, not JSON (the status page's HTML)
+            return self.body
         return json.dumps(self.body, indent=None, separators=(",", ":"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequest, InvalidResourceId
+from shared.http_api.models import CopyRequestBody
 from shared.jobs.intake import CopyRequest
 from shared.model.ids import CollectionId, RestorePointId
 from shared.model.job import JobState
@@ -13,12 +14,8 @@ from shared.model.message import Trigger
 from shared.model.regions import normalize_region
 from shared.storage.ledger import JobFilter
 
-POST_FIELDS = {
-    "sourceRestorePointId",
-    "targetRegion",
-    "targetResourceGroup",
-    "targetCollectionName",
-}
+# The documented body (models.CopyRequestBody) names the fields this parser allows.
+POST_FIELDS = {f.alias or name for name, f in CopyRequestBody.model_fields.items()}
 # `code` is the function key; it may arrive as a query parameter and is not a filter.
 LIST_PARAMS = {"state", "sourceCollectionId", "targetRegion", "pageSize", "cursor", "code"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.http_api.models import JobView, shape
 from shared.model.job import JobRecord
 from shared.model.times import iso
 
@@ -41,4 +42,5 @@ def job_view(record: JobRecord) -> dict[str, Any]:
         if record.failure
         else None,
     }
-    return {k: v for k, v in body.items() if v is not None}
+    # Built through the documented model (models.JobView): the answer is what the document says.
+    return shape(JobView, {k: v for k, v in body.items() if v is not None})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from shared.errors import InvalidCursor
 from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.keys import partition_of
 from shared.model.message import DiskProgress, Failure, Trigger
-from shared.model.times import from_iso, iso
+from shared.model.times import from_iso, iso, utc
 from shared.storage import etag
 from shared.storage.etag import TableStore
 
@@ -242,3 +242,22 @@ class Ledger(TableStore):
             query += " and State eq @state"
             params["state"] = state.value
         return [from_entity(e) async for e in self.table.query_entities(query, parameters=params)]
+
+    # -- the status page (GET /api/dashboard/data) ---------------------------------------------
+
+    async def recent_or_active(
+        self, since: datetime, active: Iterable[JobState], *, limit: int = 500
+    ) -> list[JobRecord]:
+        """Jobs whose row changed at or after `since`, and jobs in an `active` state however
+        old (at most `limit`): one query, not a read of the whole history per state. Rows hold
+        UTC ISO 8601 text, which sorts as time."""
+        await self.ensure_table()
+        states = sorted(s.value for s in active)
+        clauses = ["UpdatedAt ge @since", *(f"State eq @s{i}" for i in range(len(states)))]
+        params = {"since": iso(utc(since)), **{f"s{i}": v for i, v in enumerate(states)}}
+        records: list[JobRecord] = []
+        async for entity in self.table.query_entities(" or ".join(clauses), parameters=params):
+            records.append(from_entity(entity))
+            if len(records) >= limit:
+                break
+        return records

@@ -23,6 +23,7 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 
 from devstack.stack import FAST_APP_SETTINGS, Stack
+from tests.support import SUBSCRIPTION
 
 FN_QUEUES = {
     "QUEUE_ENSURE_TARGET": "fn-ensure-target",
@@ -35,6 +36,9 @@ FN_QUEUES = {
     # One run per request: these tests look at how one run ends (re-runs: test_reruns.py).
     "RERUN_MAX_RUNS": "1",
 }
+# The status and plan calls list this subscription, so collections that tests tag with a tag
+# policy show up as protected pairs (tests/functions/test_openapi.py).
+FN_SWEEP = {"SWEEP_SUBSCRIPTIONS": SUBSCRIPTION}
 
 
 @dataclass
@@ -99,7 +103,7 @@ class FunctionApp:
 # any later test starts processes that inherit the environment.
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def fn_app(stack: Stack) -> AsyncIterator[FunctionApp]:
-    settings = {**stack.app_settings(), **FAST_APP_SETTINGS, **FN_QUEUES}
+    settings = {**stack.app_settings(), **FAST_APP_SETTINGS, **FN_QUEUES, **FN_SWEEP}
     saved = dict(os.environ)
     os.environ.update(settings)
     import shared.services

@@ -36,7 +36,13 @@ EXPECTED_ROUTES = {
     "sweep_plan": ("plan", ["GET"]),
     "preflight": ("preflight", ["GET"]),
     "event_schema": ("schemas/events/{name}", ["GET"]),
+    # the status page's data and the OpenAPI document
+    "dashboard_data": ("dashboard/data", ["GET"]),
+    "openapi_document": ("openapi.json", ["GET"]),
 }
+# Served without a key whatever HTTP_AUTH_LEVEL says: the status page's shell, which holds no
+# data and no key (shared/http_api/dashboard.py says why).
+EXPECTED_ANONYMOUS_ROUTES = {"dashboard_page": ("dashboard", ["GET"])}
 EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
 
 
@@ -62,9 +68,11 @@ def _bindings(app: func.FunctionApp) -> dict[str, list[dict[str, object]]]:
 
 def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch) -> None:
     bindings = _bindings(_load_app(monkeypatch))
-    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID | set(
-        EXPECTED_TIMERS
-    ), "a function was added or removed: update this contract test and the README"
+    assert set(bindings) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | set(
+        EXPECTED_ANONYMOUS_ROUTES
+    ) | EXPECTED_EVENTGRID | set(EXPECTED_TIMERS), (
+        "a function was added or removed: update this contract test and the README"
+    )
     for name, queue in EXPECTED_QUEUES.items():
         (trigger,) = bindings[name]
         assert trigger["type"] == "queueTrigger"
@@ -81,6 +89,10 @@ def test_every_function_is_declared_as_expected(monkeypatch: pytest.MonkeyPatch)
             "keys are required by default"
         )
         assert output["direction"] == "OUT"
+    for name, (route, methods) in EXPECTED_ANONYMOUS_ROUTES.items():
+        trigger = next(b for b in bindings[name] if b["type"] == "httpTrigger")
+        assert (trigger["route"], [m.upper() for m in trigger["methods"]]) == (route, methods)
+        assert str(trigger["authLevel"]).upper().endswith("ANONYMOUS")
     for name, schedule in EXPECTED_TIMERS.items():
         (trigger,) = bindings[name]
         assert trigger["type"] == "timerTrigger"
@@ -159,9 +171,9 @@ def test_the_python_worker_indexes_function_app() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     indexed = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()}
-    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | EXPECTED_EVENTGRID | set(
-        EXPECTED_TIMERS
-    )
+    assert set(indexed) == set(EXPECTED_QUEUES) | set(EXPECTED_ROUTES) | set(
+        EXPECTED_ANONYMOUS_ROUTES
+    ) | EXPECTED_EVENTGRID | set(EXPECTED_TIMERS)
     assert all(kind == "async" for kind, _ in indexed.values())
     assert indexed["stage_poll"][1] == "msg"
     assert indexed["copies_create"][1] == "req"
