@@ -6,11 +6,13 @@ from collections.abc import Mapping
 
 from shared.errors import InvalidRequest, InvalidResourceId
 from shared.jobs.intake import CopyRequest
-from shared.model.ids import CollectionId, RestorePointId
+from shared.model.copy_options import CopyOptions
+from shared.model.ids import CollectionId, RestorePointId, VirtualMachineId
 from shared.model.job import JobState
 from shared.model.json_input import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, InvalidJson, load_json
 from shared.model.message import Trigger
 from shared.model.regions import normalize_region
+from shared.policies import target_options
 from shared.storage.ledger import JobFilter
 
 POST_FIELDS = {
@@ -18,9 +20,21 @@ POST_FIELDS = {
     "targetRegion",
     "targetResourceGroup",
     "targetCollectionName",
+    # Target options (docs/policies.md, "Target subscription, encryption and tags").
+    "targetSubscriptionId",
+    "diskEncryptionSetId",
+    "copyTags",
 }
 # `code` is the function key; it may arrive as a query parameter and is not a filter.
-LIST_PARAMS = {"state", "sourceCollectionId", "targetRegion", "pageSize", "cursor", "code"}
+LIST_PARAMS = {
+    "state",
+    "sourceCollectionId",
+    "sourceVmId",
+    "targetRegion",
+    "pageSize",
+    "cursor",
+    "code",
+}
 
 
 def parse_copy_request(
@@ -65,6 +79,7 @@ def parse_copy_request(
     for optional in ("targetResourceGroup", "targetCollectionName"):
         if optional in document and not isinstance(document[optional], str):
             errors.append({"field": optional, "message": "must be a string"})
+    options = _copy_options(document, errors)
     if errors or source is None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidRequest("Invalid copy request", detail, errors=errors)
@@ -74,7 +89,26 @@ def parse_copy_request(
         target_resource_group=document.get("targetResourceGroup") or None,
         target_collection_name=document.get("targetCollectionName") or None,
         trigger=Trigger.HTTP,
+        options=options,
     )
+
+
+def _copy_options(document: Mapping[str, object], errors: list[dict[str, str]]) -> CopyOptions:
+    """targetSubscriptionId, diskEncryptionSetId and copyTags, read as the policy file reads
+    them (the same validators, so both ways in refuse the same values)."""
+    values: dict[str, object] = {}
+    for name, key, check in (
+        ("targetSubscriptionId", "target_subscription_id", target_options.subscription_id),
+        ("diskEncryptionSetId", "disk_encryption_set_id", target_options.disk_encryption_set_id),
+        ("copyTags", "copy_tags", target_options.copy_tags),
+    ):
+        if document.get(name) is None:
+            continue
+        try:
+            values[key] = check(document[name])
+        except ValueError as exc:
+            errors.append({"field": name, "message": str(exc)})
+    return CopyOptions(**values)
 
 
 def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | None]:
@@ -84,7 +118,7 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
             {
                 "field": name,
                 "message": "unknown query parameter; allowed: state, "
-                "sourceCollectionId, targetRegion, pageSize, cursor",
+                "sourceCollectionId, sourceVmId, targetRegion, pageSize, cursor",
             }
         )
     state = None
@@ -104,6 +138,12 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
             source = str(CollectionId.parse(params["sourceCollectionId"], "sourceCollectionId"))
         except InvalidResourceId as exc:
             errors.append({"field": "sourceCollectionId", "message": str(exc)})
+    vm = None
+    if params.get("sourceVmId"):
+        try:
+            vm = str(VirtualMachineId.parse(params["sourceVmId"], "sourceVmId"))
+        except InvalidResourceId as exc:
+            errors.append({"field": "sourceVmId", "message": str(exc)})
     region = None
     if params.get("targetRegion"):
         try:
@@ -121,4 +161,4 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidRequest("Invalid query", detail, errors=errors)
-    return JobFilter(state, source, region), page_size, params.get("cursor") or None
+    return JobFilter(state, source, region, vm), page_size, params.get("cursor") or None

@@ -40,5 +40,10 @@ def job_view(record: JobRecord) -> dict[str, Any]:
         "error": record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
         if record.failure
         else None,
+        # Lineage and target options (shared/model/copy_options.py).
+        "sourceVmId": record.options.source_vm_id,
+        "targetSubscriptionId": record.options.target_subscription_id,
+        "diskEncryptionSetId": record.options.disk_encryption_set_id,
+        "copyTags": record.options.copy_tags,
     }
     return {k: v for k, v in body.items() if v is not None}

@@ -30,6 +30,7 @@ def request_for(source: RestorePointId, target: ResolvedTarget, trigger: Trigger
         target_resource_group=target.resource_group,
         target_collection_name=target.collection_name,
         trigger=trigger,
+        options=target.options,
     )
 
 
@@ -45,7 +46,12 @@ async def copy_to_targets(
     known = (info.region, created_at)
     results = await asyncio.gather(
         *(
-            request_copy(services, request_for(source, t, trigger), known_source=known)
+            request_copy(
+                services,
+                request_for(source, t, trigger),
+                known_source=known,
+                source_vm_id=info.source_vm_id,
+            )
             for t in targets
         ),
         return_exceptions=True,

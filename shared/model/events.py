@@ -85,6 +85,15 @@ def job_event(
         },
         "attempts": dict(record.attempts),
     }
+    # Lineage Azure does not keep (the source VM) and the target options, when there are any.
+    options = record.options
+    for part, key, value in (
+        ("source", "vmId", options.source_vm_id),
+        ("target", "subscriptionId", options.target_subscription_id),
+        ("target", "diskEncryptionSetId", options.disk_encryption_set_id),
+    ):
+        if value is not None:
+            data[part][key] = value
     if record.next_run_at is not None:
         data["nextRunAt"] = iso(record.next_run_at)
         data["reruns"] = record.reruns

@@ -85,6 +85,19 @@ def scopes(services: Services) -> Scopes:
                 sources.add(f"/subscriptions/{match.subscription_id}")
         sources.update(source_groups)
         for target in policy.targets:
+            if target.subscription_id is not None:
+                # A target in another subscription: its resource group there (the source's
+                # group name when none is given).
+                names = [target.resource_group] if target.resource_group else []
+                if not names:
+                    names = [ResourceGroupId.parse(g).resource_group for g in source_groups]
+                for name in names:
+                    group = ResourceGroupId(target.subscription_id, name)
+                    groups[group.normalized] = group
+                    targets.add(str(group))
+                if not names:
+                    targets.add(f"/subscriptions/{target.subscription_id}")
+                continue
             if target.resource_group is None:
                 targets.update(source_groups or [f"/subscriptions/{s}" for s in subscriptions])
                 continue

@@ -188,6 +188,7 @@ async def _request_missing(
                 services,
                 request_for(source, target, Trigger.SWEEP),
                 known_source=(info.region, copy.created_at),
+                source_vm_id=info.source_vm_id,
             )
             report.requested.append(job.job_id)
         except (InvalidRequest, InvalidResourceId, SourceProblem) as exc:

@@ -14,6 +14,7 @@ from shared.jobs.admission import job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
 from shared.jobs.outcomes import record_outcome
 from shared.jobs.stages.step import Result
+from shared.model.copy_options import NO_OPTIONS
 from shared.model.events import EventType
 from shared.model.job import JobRecord, JobState
 from shared.model.message import Failure, JobMessage, Stage, Trigger
@@ -46,6 +47,7 @@ def record_from_message(services: Services, message: JobMessage, failure: Failur
         attempts=dict(message.attempts),
         step=message.step + 1,
         runs_failed=1,
+        options=message.options or NO_OPTIONS,
     )
 
 

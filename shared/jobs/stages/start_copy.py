@@ -13,6 +13,7 @@ from datetime import timedelta
 from shared.arm import bodies
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, StageFailure
+from shared.jobs.stages import target_inputs
 from shared.jobs.stages.step import Announce, Result, Step, send, step
 from shared.model.events import EventType
 from shared.model.ids import CollectionId, same_id
@@ -47,7 +48,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         try:
             response = await arm.put(
                 str(target_rp),
-                bodies.copy_body(message.source_restore_point_id),
+                await target_inputs.copy_body(services, message, record),
                 operation=ArmOperation.RESTORE_POINTS_CREATE,
                 correlation_id=cid,
             )
