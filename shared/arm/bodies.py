@@ -97,6 +97,11 @@ def collection_info(body: Mapping[str, Any]) -> CollectionInfo:
         is_copy_target = False
     tags = _mapping(_mapping(body).get("tags"))
     region = normalize_region(location(body), "location")
+    # A collection whose VM is in another region receives restore points created there
+    # (create-in-target, arm-contract §14): a DR target like a copy target, never a source.
+    vm_region = _str(_mapping(_properties(body).get("source")).get("location"))
+    if vm_region and vm_region.replace(" ", "").lower() != region:
+        is_copy_target = True
     return CollectionInfo(
         id=cid,
         region=region,
@@ -192,16 +197,30 @@ def instance_view(body: Any) -> InstanceView:
 # -- bodies we send -----------------------------------------------------------------------------
 
 
-def target_collection_body(
-    region: str, source_collection: CollectionId, tags: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """The target collection; `tags` (shared.model.tags.target_collection_tags) carry the
-    lineage and the copied tags, and always the managed tag (retention deletes only there)."""
+def collection_body(region: str, source_id: str, tags: Mapping[str, str] | None) -> dict[str, Any]:
+    """A target collection: `source_id` is the source collection (a copy target) or the VM in
+    another region (create-in-target); `tags` (shared.model.tags.target_collection_tags) carry
+    the lineage and copied tags, and always the managed tag (retention deletes only there)."""
     return {
         "location": region,
         "tags": dict(tags) if tags else {MANAGED_TAG: "true"},
-        "properties": {"source": {"id": str(source_collection)}},
+        "properties": {"source": {"id": source_id}},
     }
+
+
+def target_collection_body(
+    region: str, source_collection: CollectionId, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return collection_body(region, str(source_collection), tags)
+
+
+def create_body(exclude_disks: Sequence[str] = ()) -> dict[str, Any]:
+    """A restore point created in the target collection from its VM: no `sourceRestorePoint`
+    ("location of the source VM is inferred from the target collection" [DOC §14])."""
+    properties: dict[str, Any] = {}
+    if exclude_disks:
+        properties["excludeDisks"] = [{"id": disk} for disk in exclude_disks]
+    return {"properties": properties}
 
 
 def collection_tags(body: Any) -> dict[str, str]:

@@ -23,6 +23,8 @@ class ArmOperation(StrEnum):
     # Preflight: the identity's own permissions at a scope, and whether a resource group exists.
     PERMISSIONS_LIST = "Permissions_ListForResourceGroup"
     RESOURCE_GROUPS_GET = "ResourceGroups_Get"
+    # Create-in-target requests over HTTP: the VM exists and is in another region.
+    VIRTUAL_MACHINES_GET = "VirtualMachines_Get"
 
 
 # operation -> the RBAC action Azure checks for it.
@@ -44,6 +46,7 @@ ACTIONS: dict[ArmOperation, str] = {
     ArmOperation.OPERATIONS_GET: "Microsoft.Compute/locations/operations/read",
     ArmOperation.PERMISSIONS_LIST: "Microsoft.Authorization/permissions/read",
     ArmOperation.RESOURCE_GROUPS_GET: "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ArmOperation.VIRTUAL_MACHINES_GET: "Microsoft.Compute/virtualMachines/read",
 }
 
 # What the copy pipeline needs where (the preflight checks each scope for its share): source
@@ -53,6 +56,7 @@ SOURCE_OPERATIONS = frozenset(
         ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
         ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL,
         ArmOperation.RESTORE_POINTS_GET,
+        ArmOperation.VIRTUAL_MACHINES_GET,
     }
 )
 TARGET_OPERATIONS = frozenset(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequest, InvalidResourceId
+from shared.jobs.create_intake import CreateRequest
 from shared.jobs.intake import CopyRequest
-from shared.model.copy_options import CopyOptions
+from shared.model.copy_options import CREATE_IN_TARGET, CopyOptions
 from shared.model.ids import CollectionId, RestorePointId, VirtualMachineId
 from shared.model.job import JobState
 from shared.model.json_input import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, InvalidJson, load_json
@@ -25,6 +26,16 @@ POST_FIELDS = {
     "diskEncryptionSetId",
     "copyTags",
 }
+# POST /api/copies with `sourceVmId`: a restore point created in the target from the VM.
+CREATE_FIELDS = {
+    "sourceVmId",
+    "targetRegion",
+    "targetResourceGroup",
+    "targetCollectionName",
+    "restorePointName",
+    "excludeDisks",
+    "targetSubscriptionId",
+}
 # `code` is the function key; it may arrive as a query parameter and is not a filter.
 LIST_PARAMS = {
     "state",
@@ -39,8 +50,9 @@ LIST_PARAMS = {
 
 def parse_copy_request(
     body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
-) -> CopyRequest:
-    """Validate the POST body; InvalidRequest names each problem."""
+) -> CopyRequest | CreateRequest:
+    """Validate the POST body; InvalidRequest names each problem. A body with `sourceVmId` asks
+    for a restore point created in the target region from that VM (create-in-target)."""
     try:
         document = (
             load_json(body, what="the request body", max_bytes=max_bytes, max_depth=max_depth)
@@ -55,6 +67,8 @@ def parse_copy_request(
             'the body must be a JSON object such as {"sourceRestorePointId": "...", '
             '"targetRegion": "westus"}',
         )
+    if "sourceVmId" in document:
+        return parse_create_request(document)
     errors: list[dict[str, str]] = []
     unknown = sorted(set(document) - POST_FIELDS)
     for name in unknown:
@@ -109,6 +123,60 @@ def _copy_options(document: Mapping[str, object], errors: list[dict[str, str]]) 
         except ValueError as exc:
             errors.append({"field": name, "message": str(exc)})
     return CopyOptions(**values)
+
+
+def parse_create_request(document: Mapping[str, object]) -> CreateRequest:
+    """`{"sourceVmId", "targetRegion", "targetResourceGroup"?, "targetCollectionName"?,
+    "restorePointName"?, "excludeDisks"?, "targetSubscriptionId"?}`."""
+    errors: list[dict[str, str]] = []
+    for name in sorted(set(document) - CREATE_FIELDS):
+        errors.append(
+            {
+                "field": name,
+                "message": f"unknown field {name!r} for a create-in-target request (with "
+                f"sourceVmId); allowed: {', '.join(sorted(CREATE_FIELDS))}",
+            }
+        )
+    vm: VirtualMachineId | None = None
+    try:
+        vm = VirtualMachineId.parse(document["sourceVmId"], "sourceVmId")
+    except InvalidResourceId as exc:
+        errors.append({"field": "sourceVmId", "message": str(exc)})
+    if not isinstance(document.get("targetRegion"), str):
+        errors.append(
+            {"field": "targetRegion", "message": "is required: a string such as 'westus'"}
+        )
+    for optional in ("targetResourceGroup", "targetCollectionName", "restorePointName"):
+        if document.get(optional) is not None and not isinstance(document[optional], str):
+            errors.append({"field": optional, "message": "must be a string"})
+    values: dict[str, object] = {"mode": CREATE_IN_TARGET}
+    for name, key, check in (
+        ("targetSubscriptionId", "target_subscription_id", target_options.subscription_id),
+        ("excludeDisks", "exclude_disks", target_options.exclude_disks),
+    ):
+        if document.get(name) is None:
+            continue
+        try:
+            values[key] = check(document[name])
+        except ValueError as exc:
+            errors.append({"field": name, "message": str(exc)})
+    if errors or vm is None:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidRequest("Invalid create request", detail, errors=errors)
+
+    def text(name: str) -> str | None:
+        value = document.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return CreateRequest(
+        vm=vm,
+        target_region=str(document["targetRegion"]),
+        target_resource_group=text("targetResourceGroup"),
+        target_collection_name=text("targetCollectionName"),
+        restore_point_name=text("restorePointName"),
+        trigger=Trigger.HTTP,
+        options=CopyOptions(**values),
+    )
 
 
 def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | None]:

@@ -10,12 +10,15 @@ from shared.model.times import iso
 
 def job_view(record: JobRecord) -> dict[str, Any]:
     """The job as the HTTP API shows it."""
+    creates = record.options.creates_in_target
     body: dict[str, Any] = {
         "id": record.job_id,
         "state": record.state.value,
         "run": record.run,
-        "sourceRestorePointId": record.source_restore_point_id,
-        "sourceCollectionId": record.source_collection_id,
+        # A restore point created in the target has no source restore point (nor collection:
+        # its source is the VM, `sourceVmId`).
+        "sourceRestorePointId": None if creates else record.source_restore_point_id,
+        "sourceCollectionId": None if creates else record.source_collection_id,
         "sourceRegion": record.source_region,
         "targetRegion": record.target_region,
         "targetResourceGroup": record.target_resource_group,
@@ -45,5 +48,7 @@ def job_view(record: JobRecord) -> dict[str, Any]:
         "targetSubscriptionId": record.options.target_subscription_id,
         "diskEncryptionSetId": record.options.disk_encryption_set_id,
         "copyTags": record.options.copy_tags,
+        "mode": record.options.mode if creates else None,
+        "excludeDisks": list(record.options.exclude_disks) or None,
     }
     return {k: v for k, v in body.items() if v is not None}

@@ -44,6 +44,9 @@ async def copy_to_targets(
 ) -> list[JobRecord]:
     """One copy request per target region, concurrently (fan-out is allowed by Azure)."""
     known = (info.region, created_at)
+    # A create-in-target pair takes no copies of source restore points: its restore points are
+    # created from the VM (by the sweep, HTTP or a schedule, shared/jobs/create_intake.py).
+    targets = [t for t in targets if not t.options.creates_in_target]
     results = await asyncio.gather(
         *(
             request_copy(

@@ -94,6 +94,10 @@ def job_event(
     ):
         if value is not None:
             data[part][key] = value
+    if options.creates_in_target:
+        # Created in the target from the VM: no source restore point, no source collection.
+        data["source"] = {"vmId": options.source_vm_id, "region": record.source_region}
+        data["mode"] = options.mode
     if record.next_run_at is not None:
         data["nextRunAt"] = iso(record.next_run_at)
         data["reruns"] = record.reruns

@@ -45,6 +45,11 @@ _VM_RE = re.compile(
     re.IGNORECASE,
 )
 
+_DISK_RE = re.compile(
+    rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG}){_PROVIDER}"
+    rf"/disks/(?P<disk>{_NAME})$",
+    re.IGNORECASE,
+)
 _DES_RE = re.compile(
     rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG}){_PROVIDER}"
     rf"/diskEncryptionSets/(?P<des>{_NAME})$",
@@ -59,6 +64,7 @@ RP_SHAPE = RPC_SHAPE + "/restorePoints/{restorePointName}"
 DRP_SHAPE = RP_SHAPE + "/diskRestorePoints/{diskRestorePointName}"
 RG_SHAPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}"
 VM_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
+DISK_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/disks/{diskName}"
 DES_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/diskEncryptionSets/{diskEncryptionSetName}"
 
 
@@ -129,6 +135,12 @@ class VirtualMachineId:
     @property
     def normalized(self) -> str:
         return str(self).lower()
+
+
+def parse_disk_id(value: object, what: str = "disk id") -> str:
+    """A managed disk id (as `excludeDisks` names them), or InvalidResourceId."""
+    _match(_DISK_RE, value, what, DISK_SHAPE)
+    return str(value)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ def _split(name: str, value: str) -> dict[str, str]:
     return {name: value[:MAX_TAG_VALUE], name + _CONTINUATION: value[MAX_TAG_VALUE:]}
 
 
-def lineage_tags(source_collection_id: str, source_vm_id: str | None) -> dict[str, str]:
-    tags = _split(SOURCE_COLLECTION_TAG, source_collection_id)
+def lineage_tags(source_collection_id: str | None, source_vm_id: str | None) -> dict[str, str]:
+    """The source collection (none for create-in-target: the VM is the source) and the VM."""
+    tags = _split(SOURCE_COLLECTION_TAG, source_collection_id) if source_collection_id else {}
     if source_vm_id:
         tags.update(_split(SOURCE_VM_TAG, source_vm_id))
     return tags
@@ -74,7 +75,7 @@ def copied_tags(source_tags: Mapping[str, object], wanted: CopyTags) -> dict[str
 
 
 def target_collection_tags(
-    source_collection_id: str,
+    source_collection_id: str | None,
     source_vm_id: str | None,
     copied: Mapping[str, str] | None = None,
 ) -> dict[str, str]:

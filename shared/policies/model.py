@@ -29,7 +29,10 @@ from shared.policies.names import DEFAULT_COLLECTION_TEMPLATE, render_template, 
 from shared.policies.target_options import (
     CopyTagsSetting,
     DiskEncryptionSetRef,
+    ExcludeDisksSetting,
+    ModeSetting,
     SubscriptionGuid,
+    mode_problem,
 )
 
 SUPPORTED_VERSION = 1
@@ -177,6 +180,20 @@ class Target(_Model):
     subscription_id: SubscriptionGuid | None = None
     disk_encryption_set_id: DiskEncryptionSetRef | None = None
     copy_tags: CopyTagsSetting = None
+    mode: ModeSetting = "copy"
+    exclude_disks: ExcludeDisksSetting = ()
+
+    @model_validator(mode="after")
+    def _options_fit_the_mode(self) -> Target:
+        problem = mode_problem(
+            self.mode,
+            exclude=self.exclude_disks,
+            encryption_set=self.disk_encryption_set_id,
+            tags=self.copy_tags,
+        )
+        if problem is not None:
+            raise _fail(problem[1], problem[0])
+        return self
 
     @field_validator("region")
     @classmethod

@@ -162,6 +162,8 @@ class PolicySet:
                         target_subscription_id=target.subscription_id,
                         disk_encryption_set_id=target.disk_encryption_set_id,
                         copy_tags=target.copy_tags,
+                        mode=target.mode,
+                        exclude_disks=target.exclude_disks,
                     ),
                 )
             )

@@ -15,8 +15,8 @@ from pydantic import PlainValidator
 from pydantic_core import PydanticCustomError
 
 from shared.errors import InvalidResourceId
-from shared.model.copy_options import CopyTags
-from shared.model.ids import DiskEncryptionSetId, ResourceGroupId
+from shared.model.copy_options import COPY, CREATE_IN_TARGET, CopyTags, Mode
+from shared.model.ids import DiskEncryptionSetId, ResourceGroupId, parse_disk_id
 from shared.model.tags import APP_TAG_PREFIX, COPY_TAG_ROOM
 
 T = TypeVar("T")
@@ -101,6 +101,57 @@ def copy_tags(value: object) -> CopyTags:
     return tuple(names)
 
 
+def mode(value: object) -> Mode:
+    if value not in (COPY, CREATE_IN_TARGET):
+        raise _fail(f"must be {COPY!r} (the default) or {CREATE_IN_TARGET!r}, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def exclude_disks(value: object) -> tuple[str, ...]:
+    """Managed disk ids to leave out of restore points created in the target."""
+    if not isinstance(value, list) or not value:
+        raise _fail("must be a non-empty list of managed disk ids")
+    found: list[str] = []
+    for item in value:
+        try:
+            disk = parse_disk_id(item, "excludeDisks entry")
+        except InvalidResourceId as exc:
+            raise _fail(str(exc)) from None
+        if disk.lower() in {d.lower() for d in found}:
+            raise _fail(f"disk {disk!r} is listed twice")
+        found.append(disk)
+    return tuple(found)
+
+
+def mode_problem(
+    chosen: Mode, *, exclude: tuple[str, ...], encryption_set: str | None, tags: CopyTags
+) -> tuple[str, str] | None:
+    """(field, message) when a target's options do not fit its mode, else None."""
+    if chosen == COPY:
+        if exclude:
+            return (
+                "excludeDisks",
+                "only for mode 'create-in-target': Azure copies every disk of the source "
+                "restore point (exclude disks when the source restore point is created)",
+            )
+        return None
+    if encryption_set is not None:
+        return (
+            "diskEncryptionSetId",
+            "not supported with mode 'create-in-target' (the app sends encryption only on "
+            "copies); leave it out: the restore point uses Azure's default in the target region",
+        )
+    if tags is not None:
+        return (
+            "copyTags",
+            "not supported with mode 'create-in-target': its target collection's source is the "
+            "VM, not a collection whose tags could be copied",
+        )
+    return None
+
+
 SubscriptionGuid = Annotated[str, PlainValidator(_policy(subscription_id))]
 DiskEncryptionSetRef = Annotated[str, PlainValidator(_policy(disk_encryption_set_id))]
 CopyTagsSetting = Annotated[CopyTags, PlainValidator(_policy(copy_tags))]
+ModeSetting = Annotated[Mode, PlainValidator(_policy(mode))]
+ExcludeDisksSetting = Annotated[tuple[str, ...], PlainValidator(_policy(exclude_disks))]

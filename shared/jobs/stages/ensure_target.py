@@ -9,7 +9,7 @@ from shared.arm import bodies
 from shared.arm.operations import ArmOperation
 from shared.arm.source_check import inspect_source
 from shared.errors import SourceProblem, StageFailure
-from shared.jobs.stages import target_inputs
+from shared.jobs.stages import create_target, target_inputs
 from shared.jobs.stages.step import Result, Step, send, step
 from shared.model.ids import CollectionId, same_id
 from shared.model.job import JobRecord, JobState
@@ -18,6 +18,8 @@ from shared.services import Services
 
 
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    if record.options.creates_in_target:
+        return await create_target.ensure(services, message, record)
     arm = services.arm
     cid = message.correlation_id
     source = message.source
@@ -47,7 +49,9 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         )
     else:
         check_target_collection(existing, target, source.collection, message.target_region)
-        await target_inputs.update_if_missing(services, message, target, existing, tags)
+        await target_inputs.update_if_missing(
+            services, message, target, existing, tags, str(source.collection)
+        )
 
     return step(
         Result.ADVANCED,

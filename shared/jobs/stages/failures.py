@@ -31,7 +31,10 @@ def record_from_message(services: Services, message: JobMessage, failure: Failur
         run=message.run,
         state=JobState.FAILED,
         source_restore_point_id=message.source_restore_point_id,
-        source_collection_id=str(message.source.collection),
+        # A create-in-target job's pair is its VM (it has no source collection).
+        source_collection_id=message.options.source_vm_id
+        if message.options and message.options.creates_in_target and message.options.source_vm_id
+        else str(message.source.collection),
         source_region=None,
         target_region=message.target_region,
         target_resource_group=message.target_resource_group,

@@ -44,6 +44,7 @@ async def update_if_missing(
     target: CollectionId,
     existing: Any,
     wanted: dict[str, str],
+    source_id: str,
 ) -> None:
     """Add the tags `existing` lacks (a tags-only PUT: same location and source)."""
     present = bodies.collection_tags(existing)
@@ -57,7 +58,7 @@ async def update_if_missing(
     merged = {k: v for k, v in present.items() if k.lower() not in lowered} | wanted
     await services.arm.put(
         str(target),
-        bodies.target_collection_body(message.target_region, message.source.collection, merged),
+        bodies.collection_body(message.target_region, source_id, merged),
         operation=ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
         correlation_id=message.correlation_id,
     )

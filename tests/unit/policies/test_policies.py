@@ -217,7 +217,7 @@ TARGET_CASES = [
         30,
         "regions",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
         '"regions"',
     ),
     (
@@ -225,7 +225,7 @@ TARGET_CASES = [
         30,
         "rpo_minutes",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
         '"rpo_minutes"',
     ),
     ('{"region": "westus", "rpoMinutes": 0}', 44, "rpoMinutes", "must be at least 1, not 0", "0}"),
