@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,19 @@ def test_bad_target_options_are_refused_with_file_line_and_field(
     # The position is the field's line in the file (its value, or its key for cross-checks).
     assert f'"{field}"' in text_of(target).splitlines()[line - 1]
     assert column >= 1
+
+
+def test_the_docs_examples_resolve_as_described() -> None:
+    docs = (Path(__file__).parents[3] / "docs" / "policies.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", docs, re.DOTALL)
+    other_sub = next(b for b in blocks if "dr-in-the-dr-subscription" in b)
+    [target] = parse_policy_text(other_sub, source_name="docs").targets_for(source())
+    assert target.collection_id.subscription_id == SUB_B
+    assert target.options.copy_tags == ("env", "owner", "cost-center")
+    assert target.options.disk_encryption_set_id is not None
+    created = next(b for b in blocks if '"created-in-dr"' in b)
+    sql = CollectionInfo(CollectionId.build(SUB_A, "rg-prod", "sql01-rpc"), "eastus", {}, False)
+    [target] = parse_policy_text(created, source_name="docs").targets_for(sql)
+    assert target.options.creates_in_target
+    assert target.rpo_minutes == 240
+    assert len(target.options.exclude_disks) == 1
