@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import errors, ids
+from . import errors, ids, lookups
 from .config import EmulatorConfig
-from .formatting import CUSTOMER_KEY, PMK
+from .core import Core
+from .formatting import CUSTOMER_KEY, PMK, tracked
 from .store import RestorePointCollection, Store
-from .wire import read_object, read_string
+from .wire import ArmRequest, Reply, read_object, read_string
 
 _TYPES = {CUSTOMER_KEY, PMK, "EncryptionAtRestWithPlatformAndCustomerKeys"}
 
@@ -93,3 +94,15 @@ def check_sets(
             )
         chosen[key] = des.id
     return chosen
+
+
+def get_des(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
+    """`GET` a seeded disk encryption set (Disk RP api-versions): its region is what matters."""
+    des = lookups.in_group(core.store, core.store.encryption_sets, route, ids.des_id, ids.DES_TYPE)
+    body = tracked(des.name, des.id, ids.DES_TYPE, des.location, None)
+    body["identity"] = {"type": "SystemAssigned"}
+    body["properties"] = {
+        "encryptionType": CUSTOMER_KEY,
+        "provisioningState": "Succeeded",
+    }
+    return Reply(200, body)

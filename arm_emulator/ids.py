@@ -153,6 +153,8 @@ def parse_path(path: str) -> Route:
         return Route("vm", sub, rg, segs[7])
     if rtype == "disks" and rest == 1:
         return Route("disk", sub, rg, segs[7])
+    if rtype == "diskencryptionsets" and rest == 1:
+        return Route("des", sub, rg, segs[7])
     if rtype == "restorepointcollections":
         if rest == 0:
             return Route("rpc_list", sub, rg)

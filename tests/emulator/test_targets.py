@@ -177,3 +177,15 @@ async def test_cross_region_creation_replicates_in_full_then_incrementally(make_
     assert max(d.duration for d in second.disks) < max(d.duration for d in first.disks)
     body = (await arm.get(rp_path("vm1-west", "b"), api=API)).json()
     assert "sourceRestorePoint" not in body["properties"]
+
+
+async def test_get_a_disk_encryption_set(make_arm) -> None:
+    arm = await make_arm(des_scenario())
+    r = await arm.get(des("des-west"), api=DISK_API)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["location"], body["type"]) == ("westus", "Microsoft.Compute/diskEncryptionSets")
+    assert body["id"] == des("des-west")
+    missing = await arm.get(des("nope"), api=DISK_API)
+    assert missing.status_code == 404
+    assert (await arm.get(des("des-west"), api="1999-01-01")).status_code == 400
