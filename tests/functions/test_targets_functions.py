@@ -94,10 +94,20 @@ async def test_an_encryption_set_in_another_region_fails_the_job(
     assert [e["type"] for e in _events(fn_app, record.job_id)][-1] == "rpcopy.copy.failed"
 
 
+# Every variant in which Azure creates restore points in another region at all.
+CREATION_VARIANTS = [
+    "cross-region-creation",
+    "cross-region-creation-copy-rules",
+    "strict",
+    "lenient",
+]
+
+
+@pytest.mark.parametrize("variant", CREATION_VARIANTS)
 async def test_a_restore_point_created_in_the_target_region(
-    fn_app: FunctionApp, control: EmulatorControl
+    fn_app: FunctionApp, control: EmulatorControl, variant: str
 ) -> None:
-    control.apply_variant("cross-region-creation")
+    control.apply_variant(variant)
     source = seed_source(fn_app.stack.arm_endpoint, data_disks=1)
     body = {
         "sourceVmId": source.vm_id,
