@@ -21,6 +21,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "repeated_restore_point_put": frozenset({"201", "200", "409"}),
     "throttle_body": frozenset({"wrapped", "bare"}),
     "cross_region_creation": frozenset({"refuse", "allow", "copy-rules"}),
+    "copy_encryption": frozenset({"honour", "platform-key"}),
 }
 
 
@@ -96,6 +97,11 @@ class EmulatorConfig:
     # §14): "refuse" (400), "allow" (no copy rules), "copy-rules" (one in flight per collection
     # and the copy PUT budget apply).
     cross_region_creation: str = "refuse"
+    # A copy PUT naming a disk encryption set per disk (`sourceMetadata.storageProfile...
+    # diskRestorePoint.encryption`, writable in the spec, undocumented on copies, arm-contract
+    # §10): "honour" (the set must exist and be in the target region; the copy is encrypted with
+    # it) or "platform-key" (accepted unchecked, copied as PMK, as the 2025 overview says).
+    copy_encryption: str = "honour"
     # ARM's subscription throttling (token buckets per subscription and ARM region, REAL time,
     # capacity and refill per second [DOC §6]). Off: the remaining tokens are reported, nothing is
     # refused. On: an empty bucket answers 429 SubscriptionRequestsThrottled + Retry-After.

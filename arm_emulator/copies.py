@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from . import ids, lookups, replication, rules
+from . import encryption, ids, lookups, replication, rules
 from .core import Core
 from .errors import ArmError
 from .events import RequestContext
@@ -23,13 +23,16 @@ def create_copy(
     inputs: tuple[Any, ...],
     api_version: str,
     context: RequestContext,
+    encryption_inputs: dict[int | None, tuple[str, str]] | None = None,
 ) -> tuple[RestorePoint, Operation]:
-    """The copy an ARM PUT asks for, after the throttle and the copy rules.
+    """The copy an ARM PUT asks for, after its encryption sets, the throttle and the copy rules.
 
     A refusal by the copy rules is a 400/409 at the PUT, or - in the `copy_rule_refusal:
     operation` variant - a 201 whose operation then fails with that error."""
     source = lookups.referenced(core.store.rps, source_id, "rp", "properties.sourceRestorePoint.id")
     now = core.now()
+    # Parameter validation first: a bad encryption set is refused before anything is counted.
+    sets = encryption.check_sets(core.store, core.config, target, encryption_inputs or {})
     # Throttling sits in front of the copy rules; only PUTs that start a copy are counted.
     rules.copy_throttle(target, now, core.config, core.clock)
     refusal: ArmError | None = None
@@ -46,7 +49,7 @@ def create_copy(
         if core.config.copy_rule_refusal == "put":
             raise
         refusal = exc
-    rp, op = start_copy(core, target, name, source, inputs, api_version, context, refusal)
+    rp, op = start_copy(core, target, name, source, inputs, api_version, context, refusal, sets)
     target.copy_put_times.append(now)
     return rp, op
 
@@ -57,6 +60,7 @@ def build_copy(
     name: str,
     source: RestorePoint,
     inputs: tuple[Any, ...],
+    encryption_sets: dict[int | None, str] | None = None,
 ) -> RestorePoint:
     """The target restore point of a copy, with a new disk restore point per source disk and the
     bytes each must transfer (not yet stored)."""
@@ -82,6 +86,7 @@ def build_copy(
                 access_sas=None,
                 access_until=None,
                 access_pending=False,
+                encryption_set_id=(encryption_sets or {}).get(src.lun),
             )
         )
     return RestorePoint(
@@ -112,10 +117,11 @@ def start_copy(
     api_version: str,
     context: RequestContext | None,
     refusal: ArmError | None = None,
+    encryption_sets: dict[int | None, str] | None = None,
 ) -> tuple[RestorePoint, Operation]:
     """Store the copy and start its LRO; replication starts when the LRO ends. A `refusal`
     (the copy rules' error) makes the LRO fail with it."""
-    rp = build_copy(core, target, name, source, inputs)
+    rp = build_copy(core, target, name, source, inputs, encryption_sets)
     if refusal is not None:
         rp.refused = True
         fail_with = refusal.as_operation_error()

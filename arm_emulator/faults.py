@@ -50,6 +50,7 @@ OPERATIONS: frozenset[str] = frozenset(
         "DiskRestorePoint_RevokeAccess",
         "Disks_CreateOrUpdate",
         "Disks_Get",
+        "DiskEncryptionSets_Get",
         "VirtualMachines_Get",
         "ResourceGroups_CreateOrUpdate",
         "ResourceGroups_Get",

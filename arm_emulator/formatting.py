@@ -22,6 +22,7 @@ from .store import (
 )
 
 PMK = "EncryptionAtRestWithPlatformKey"
+CUSTOMER_KEY = "EncryptionAtRestWithCustomerKey"
 
 
 def dumps(obj: Any, pretty: bool = True) -> bytes:

@@ -16,6 +16,7 @@ RP_TYPE = "Microsoft.Compute/restorePointCollections/restorePoints"
 DRP_TYPE = "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints"
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 DISK_TYPE = "Microsoft.Compute/disks"
+DES_TYPE = "Microsoft.Compute/diskEncryptionSets"
 RG_TYPE = "Microsoft.Resources/resourceGroups"
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -68,6 +69,10 @@ def vm_id(sub: str, rg: str, name: str) -> str:
 
 def disk_id(sub: str, rg: str, name: str) -> str:
     return f"{rg_id(sub, rg)}/providers/{DISK_TYPE}/{name}"
+
+
+def des_id(sub: str, rg: str, name: str) -> str:
+    return f"{rg_id(sub, rg)}/providers/{DES_TYPE}/{name}"
 
 
 def rpc_id(sub: str, rg: str, name: str) -> str:
@@ -148,6 +153,8 @@ def parse_path(path: str) -> Route:
         return Route("vm", sub, rg, segs[7])
     if rtype == "disks" and rest == 1:
         return Route("disk", sub, rg, segs[7])
+    if rtype == "diskencryptionsets" and rest == 1:
+        return Route("des", sub, rg, segs[7])
     if rtype == "restorepointcollections":
         if rest == 0:
             return Route("rpc_list", sub, rg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import copies, errors, ids, local_rps, lookups, rules, versions
+from . import copies, encryption, errors, ids, local_rps, lookups, rules, versions
 from .core import Core
 from .errors import ArmError
 from .formatting import dumps
@@ -48,7 +48,15 @@ def put_rp(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
         if not versions.at_least(req.api_version, versions.COPY_MIN_VERSION):
             raise errors.copy_needs_newer_api()
         rp, op = copies.create_copy(
-            core, rpc, route.rp, source_id, excluded, inputs, req.api_version, req.context
+            core,
+            rpc,
+            route.rp,
+            source_id,
+            excluded,
+            inputs,
+            req.api_version,
+            req.context,
+            encryption.read_copy_encryption(props),
         )
     else:
         rp, op = local_rps.create_local_rp(

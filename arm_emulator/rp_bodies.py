@@ -14,7 +14,7 @@ from typing import Any
 from . import replication, versions
 from .clock import format_arm
 from .config import EmulatorConfig
-from .formatting import PMK, disk_entry, tracked
+from .formatting import CUSTOMER_KEY, PMK, disk_entry, tracked
 from .ids import RPC_TYPE
 from .store import DiskRestorePoint, RestorePoint, RestorePointCollection
 
@@ -56,7 +56,11 @@ def _metadata_disk(
         if "meta.diskRestorePointAttributes" in shape and copy_done:
             if rp.is_copy:
                 point["sourceDiskRestorePoint"] = {"id": drp.source_drp_id}
-            point["encryption"] = {"type": PMK}
+            point["encryption"] = (
+                {"diskEncryptionSet": {"id": drp.encryption_set_id}, "type": CUSTOMER_KEY}
+                if drp.encryption_set_id
+                else {"type": PMK}
+            )
         point["id"] = drp.id
         entry["diskRestorePoint"] = point
     if drp.write_accelerator and "meta.writeAcceleratorEnabled" in shape:
@@ -211,7 +215,11 @@ def drp_body(
     props["hyperVGeneration"] = drp.hyper_v_generation
     props["familyId"] = drp.family_id
     props["sourceUniqueId"] = drp.source_unique_id
-    props["encryption"] = {"type": PMK}
+    props["encryption"] = (
+        {"diskEncryptionSetId": drp.encryption_set_id, "type": CUSTOMER_KEY}
+        if drp.encryption_set_id
+        else {"type": PMK}
+    )
     if "drp.networkAccess" in shape:
         props["networkAccessPolicy"] = "AllowAll"
         props["publicNetworkAccess"] = "Disabled"

@@ -397,4 +397,26 @@ def canonical_inputs(props: dict[str, Any]) -> tuple[Any, ...]:
         excluded,
         mode.lower() if isinstance(mode, str) else None,
         minutes,
+        _encryption_inputs(props),
     )
+
+
+def _encryption_inputs(props: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The per-disk disk encryption sets of a PUT, as comparable text (copies, §10)."""
+    meta = props.get("sourceMetadata")
+    storage = meta.get("storageProfile") if isinstance(meta, dict) else None
+    if not isinstance(storage, dict):
+        return ()
+    entries = [("os", storage.get("osDisk"))]
+    data = storage.get("dataDisks")
+    if isinstance(data, list):
+        entries += [(f"lun{d.get('lun')}", d) for d in data if isinstance(d, dict)]
+    found: list[tuple[str, str]] = []
+    for name, entry in entries:
+        point = entry.get("diskRestorePoint") if isinstance(entry, dict) else None
+        enc = point.get("encryption") if isinstance(point, dict) else None
+        des = enc.get("diskEncryptionSet") if isinstance(enc, dict) else None
+        des_id = des.get("id") if isinstance(des, dict) else None
+        if isinstance(des_id, str):
+            found.append((name, des_id.lower()))
+    return tuple(sorted(found))

@@ -57,11 +57,38 @@ class Scenario:
         self._vms: list[dict[str, Any]] = []
         self._collections: list[dict[str, Any]] = []
         self._points: list[dict[str, Any]] = []
+        self._encryption_sets: list[dict[str, Any]] = []
         self._rg_of: dict[str, str] = {}  # collection or VM name -> resource group
 
-    def resource_group(self, name: str, location: str = "eastus") -> Scenario:
-        self._groups.append({"name": name, "location": location})
+    def resource_group(
+        self, name: str, location: str = "eastus", *, subscription_id: str | None = None
+    ) -> Scenario:
+        """A resource group (in another subscription with `subscription_id`)."""
+        group: dict[str, Any] = {"name": name, "location": location}
+        if subscription_id:
+            group["subscriptionId"] = subscription_id
+        self._groups.append(group)
         return self
+
+    def encryption_set(
+        self,
+        name: str,
+        location: str,
+        *,
+        rg: str = "rg",
+        subscription_id: str | None = None,
+    ) -> Scenario:
+        """A disk encryption set in `location` (copies may name one in their target region)."""
+        spec: dict[str, Any] = {"name": name, "location": location, "resourceGroup": rg}
+        if subscription_id:
+            spec["subscriptionId"] = subscription_id
+        self._encryption_sets.append(spec)
+        return self
+
+    def encryption_set_id(
+        self, name: str, rg: str = "rg", subscription_id: str | None = None
+    ) -> str:
+        return ids.des_id(subscription_id or self.subscription_id, rg, name)
 
     def vm(
         self,
@@ -166,13 +193,16 @@ class Scenario:
         return ids.vm_id(self.subscription_id, self._rg_of.get(name, "rg"), name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        scenario: dict[str, Any] = {
             "subscriptionId": self.subscription_id,
             "resourceGroups": self._groups,
             "virtualMachines": self._vms,
             "restorePointCollections": self._collections,
             "restorePoints": self._points,
         }
+        if self._encryption_sets:
+            scenario["diskEncryptionSets"] = self._encryption_sets
+        return scenario
 
 
 def restore_point_fields(

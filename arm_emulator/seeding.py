@@ -23,7 +23,13 @@ from .seed_vms import (
     req_str,
     resolve_disk_refs,
 )
-from .store import ResourceGroup, RestorePoint, RestorePointCollection, VirtualMachine
+from .store import (
+    DiskEncryptionSet,
+    ResourceGroup,
+    RestorePoint,
+    RestorePointCollection,
+    VirtualMachine,
+)
 
 __all__ = ["SeedError", "apply_seed", "changed_map", "resolve_disk_refs"]
 
@@ -39,6 +45,7 @@ def apply_seed(core: Core, scenario: dict[str, Any]) -> dict[str, Any]:
         "virtualMachines",
         "restorePointCollections",
         "restorePoints",
+        "diskEncryptionSets",
     }
     unknown = set(scenario) - known
     if unknown:
@@ -65,6 +72,7 @@ class _Seeder:
             "restorePointCollections": [],
             "restorePoints": [],
             "diskRestorePoints": {},
+            "diskEncryptionSets": [],
         }
 
     def run(self) -> None:
@@ -82,6 +90,10 @@ class _Seeder:
                 req_str(spec.get("location"), f"resourceGroups[{i}].location"),
                 spec.get("tags"),
             )
+        for i, spec in enumerate(
+            opt_list(self.scenario.get("diskEncryptionSets"), "diskEncryptionSets")
+        ):
+            self._encryption_set(req_dict(spec, f"diskEncryptionSets[{i}]"), i)
         for i, spec in enumerate(opt_list(self.scenario.get("virtualMachines"), "virtualMachines")):
             self._vm(req_dict(spec, f"virtualMachines[{i}]"), f"virtualMachines[{i}]")
         for i, spec in enumerate(
@@ -126,6 +138,19 @@ class _Seeder:
         if group.id not in self.created["resourceGroups"]:
             self.created["resourceGroups"].append(group.id)
         return group
+
+    def _encryption_set(self, spec: dict[str, Any], i: int) -> None:
+        where = f"diskEncryptionSets[{i}]"
+        name = req_str(spec.get("name"), f"{where}.name")
+        sub = spec.get("subscriptionId") or self.sub
+        rg = req_str(spec.get("resourceGroup") or "rg", f"{where}.resourceGroup")
+        location = region(req_str(spec.get("location") or "eastus", f"{where}.location"), where)
+        self._group(sub, rg, location)
+        des_id = ids.des_id(sub, rg, name)
+        self.core.store.encryption_sets[ids.key(des_id)] = DiskEncryptionSet(
+            des_id, sub, rg, name, location
+        )
+        self.created["diskEncryptionSets"].append(des_id)
 
     def _vm(self, spec: dict[str, Any], where: str) -> VirtualMachine:
         core = self.core

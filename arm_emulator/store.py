@@ -57,6 +57,17 @@ class Disk:
 
 
 @dataclass(slots=True)
+class DiskEncryptionSet:
+    """A disk encryption set (seeded only): customer-managed keys for disks in its region."""
+
+    id: str
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+
+
+@dataclass(slots=True)
 class VmDisk:
     """A disk attached to a VM: the OS disk when `lun` is None."""
 
@@ -152,6 +163,8 @@ class DiskRestorePoint:
     access_sas: str | None = None
     access_until: float | None = None  # simulated end of the active SAS
     access_pending: bool = False
+    # copies: the target-region disk encryption set named in the copy PUT (customer key)
+    encryption_set_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -236,6 +249,7 @@ class Store:
         self.rps: dict[str, RestorePoint] = {}
         self.drps: dict[str, tuple[RestorePoint, DiskRestorePoint]] = {}
         self.operations: dict[str, Operation] = {}
+        self.encryption_sets: dict[str, DiskEncryptionSet] = {}
         self._seq = 0
 
     def next_seq(self) -> int:

@@ -92,6 +92,12 @@ ALL_VARIANT_SETS: tuple[VariantSet, ...] = (
         {"cross_region_creation": "copy-rules"},
     ),
     VariantSet(
+        "copy-encryption-platform-key",
+        "A copy PUT's per-disk disk encryption set is accepted unchecked and ignored: the copy "
+        "is encrypted with platform-managed keys (the 2025 overview's reading).",
+        {"copy_encryption": "platform-key"},
+    ),
+    VariantSet(
         "strict",
         "Every refusal late, unfamiliar codes, failed copies marked Failed, repeats refused, "
         "bare 429s.",

@@ -68,10 +68,14 @@ def data_errors(name: EventType, data: Any, dataschema: str) -> list[str]:
 
 
 def expected_subject(name: EventType, data: dict[str, Any]) -> Any:
+    if name == EventType.RPO_BREACHED and "sourceVmId" in data:
+        return data["sourceVmId"]  # a create-in-target pair: its source side is the VM
     if name in COLLECTION_SUBJECT:
         return data[COLLECTION_SUBJECT[name]]
     if name in RESTORE_POINT_SUBJECT:
         return data[RESTORE_POINT_SUBJECT[name]]
+    if data.get("mode") == "create-in-target":
+        return data["source"]["vmId"]
     return data["source"]["restorePointId"]
 
 

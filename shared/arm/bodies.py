@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import InvalidResourceId
-from shared.model.ids import CollectionId
+from shared.model.ids import CollectionId, VirtualMachineId
 from shared.model.message import DiskProgress
 from shared.model.regions import normalize_region
 from shared.model.resources import (
@@ -58,6 +58,14 @@ def collection_source_id(body: Any) -> str | None:
     return _str(_mapping(_properties(body).get("source")).get("id"))
 
 
+def collection_vm_id(body: Any) -> str | None:
+    """properties.source.id of a collection when it is a VM (strictly parsed), else None."""
+    try:
+        return str(VirtualMachineId.parse(collection_source_id(body)))
+    except InvalidResourceId:
+        return None
+
+
 def copied_from(body: Any) -> str | None:
     """properties.sourceRestorePoint.id of a restore point: set when it is a copy."""
     return _str(_mapping(_properties(body).get("sourceRestorePoint")).get("id"))
@@ -89,7 +97,18 @@ def collection_info(body: Mapping[str, Any]) -> CollectionInfo:
         is_copy_target = False
     tags = _mapping(_mapping(body).get("tags"))
     region = normalize_region(location(body), "location")
-    return CollectionInfo(id=cid, region=region, tags=dict(tags), is_copy_target=is_copy_target)
+    # A collection whose VM is in another region receives restore points created there
+    # (create-in-target, arm-contract §14): a DR target like a copy target, never a source.
+    vm_region = _str(_mapping(_properties(body).get("source")).get("location"))
+    if vm_region and vm_region.replace(" ", "").lower() != region:
+        is_copy_target = True
+    return CollectionInfo(
+        id=cid,
+        region=region,
+        tags=dict(tags),
+        is_copy_target=is_copy_target,
+        source_vm_id=collection_vm_id(body),
+    )
 
 
 def restore_point_view(body: Any) -> RestorePointView | None:
@@ -178,14 +197,82 @@ def instance_view(body: Any) -> InstanceView:
 # -- bodies we send -----------------------------------------------------------------------------
 
 
-def target_collection_body(region: str, source_collection: CollectionId) -> dict[str, Any]:
+def collection_body(region: str, source_id: str, tags: Mapping[str, str] | None) -> dict[str, Any]:
+    """A target collection: `source_id` is the source collection (a copy target) or the VM in
+    another region (create-in-target); `tags` (shared.model.tags.target_collection_tags) carry
+    the lineage and copied tags, and always the managed tag (retention deletes only there)."""
     return {
         "location": region,
-        # Retention only ever deletes inside collections carrying this tag.
-        "tags": {MANAGED_TAG: "true"},
-        "properties": {"source": {"id": str(source_collection)}},
+        "tags": dict(tags) if tags else {MANAGED_TAG: "true"},
+        "properties": {"source": {"id": source_id}},
     }
 
 
-def copy_body(source_restore_point_id: str) -> dict[str, Any]:
-    return {"properties": {"sourceRestorePoint": {"id": source_restore_point_id}}}
+def target_collection_body(
+    region: str, source_collection: CollectionId, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return collection_body(region, str(source_collection), tags)
+
+
+def create_body(exclude_disks: Sequence[str] = ()) -> dict[str, Any]:
+    """A restore point created in the target collection from its VM: no `sourceRestorePoint`
+    ("location of the source VM is inferred from the target collection" [DOC §14])."""
+    properties: dict[str, Any] = {}
+    if exclude_disks:
+        properties["excludeDisks"] = [{"id": disk} for disk in exclude_disks]
+    return {"properties": properties}
+
+
+def collection_tags(body: Any) -> dict[str, str]:
+    """A collection's tags whose values are strings."""
+    tags = _mapping(_mapping(body).get("tags"))
+    return {str(k): v for k, v in tags.items() if isinstance(v, str)}
+
+
+# Customer-managed keys in the target region (arm-contract §10): the spec marks
+# `sourceMetadata.storageProfile.{osDisk,dataDisks[]}.diskRestorePoint.encryption` as input "while
+# creating a restore point"; no doc shows it on a copy. Safe reading: send it for every disk of
+# the source (the OS disk, and each data disk by its `lun`, the key Azure uses for data disks),
+# never for a disk the source does not have, and only when a policy names a set.
+CUSTOMER_KEY = "EncryptionAtRestWithCustomerKey"
+
+
+def source_disks(body: Any) -> tuple[bool, tuple[int, ...]]:
+    """(has an OS disk, the data disks' luns) of a restore point body's sourceMetadata."""
+    storage = _mapping(_mapping(_properties(body).get("sourceMetadata")).get("storageProfile"))
+    has_os = bool(_mapping(storage.get("osDisk")))
+    raw = storage.get("dataDisks")
+    luns = (
+        sorted(
+            d["lun"]
+            for d in raw
+            if isinstance(d, Mapping)
+            and isinstance(d.get("lun"), int)
+            and not isinstance(d.get("lun"), bool)
+        )
+        if isinstance(raw, list)
+        else []
+    )
+    return has_os, tuple(luns)
+
+
+def copy_body(
+    source_restore_point_id: str,
+    *,
+    disk_encryption_set_id: str | None = None,
+    disks: tuple[bool, tuple[int, ...]] = (False, ()),
+) -> dict[str, Any]:
+    """The copy PUT; with a disk encryption set, one `encryption` input per source disk."""
+    properties: dict[str, Any] = {"sourceRestorePoint": {"id": source_restore_point_id}}
+    if disk_encryption_set_id:
+        encryption = {"diskEncryptionSet": {"id": disk_encryption_set_id}, "type": CUSTOMER_KEY}
+        has_os, luns = disks
+        storage: dict[str, Any] = {}
+        if has_os:
+            storage["osDisk"] = {"diskRestorePoint": {"encryption": encryption}}
+        if luns:
+            storage["dataDisks"] = [
+                {"lun": lun, "diskRestorePoint": {"encryption": encryption}} for lun in luns
+            ]
+        properties["sourceMetadata"] = {"storageProfile": storage}
+    return {"properties": properties}

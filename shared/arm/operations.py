@@ -23,6 +23,11 @@ class ArmOperation(StrEnum):
     # Preflight: the identity's own permissions at a scope, and whether a resource group exists.
     PERMISSIONS_LIST = "Permissions_ListForResourceGroup"
     RESOURCE_GROUPS_GET = "ResourceGroups_Get"
+    # Create-in-target requests over HTTP: the VM exists and is in another region.
+    VIRTUAL_MACHINES_GET = "VirtualMachines_Get"
+    # Preflight: a policy's disk encryption set exists and is in its target region. Azure's
+    # linked-access check needs the same read on the set for every copy that names it.
+    DISK_ENCRYPTION_SETS_GET = "DiskEncryptionSets_Get"
 
 
 # operation -> the RBAC action Azure checks for it.
@@ -44,6 +49,8 @@ ACTIONS: dict[ArmOperation, str] = {
     ArmOperation.OPERATIONS_GET: "Microsoft.Compute/locations/operations/read",
     ArmOperation.PERMISSIONS_LIST: "Microsoft.Authorization/permissions/read",
     ArmOperation.RESOURCE_GROUPS_GET: "Microsoft.Resources/subscriptions/resourceGroups/read",
+    ArmOperation.VIRTUAL_MACHINES_GET: "Microsoft.Compute/virtualMachines/read",
+    ArmOperation.DISK_ENCRYPTION_SETS_GET: "Microsoft.Compute/diskEncryptionSets/read",
 }
 
 # What the copy pipeline needs where (the preflight checks each scope for its share): source
@@ -53,6 +60,7 @@ SOURCE_OPERATIONS = frozenset(
         ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
         ArmOperation.RESTORE_POINT_COLLECTIONS_LIST_ALL,
         ArmOperation.RESTORE_POINTS_GET,
+        ArmOperation.VIRTUAL_MACHINES_GET,
     }
 )
 TARGET_OPERATIONS = frozenset(

@@ -22,6 +22,8 @@ from shared.model.ids import RestorePointId
 class SourceFacts:
     region: str
     created_at: datetime | None
+    # The source collection's VM (`properties.source.id`), kept as lineage; None if not a VM.
+    vm_id: str | None = None
 
 
 async def inspect_source(
@@ -65,4 +67,4 @@ async def inspect_source(
             f"{source} is in {region}; choose a different targetRegion "
             "(Azure does not copy restore points within a region)",
         )
-    return SourceFacts(region, bodies.time_created(rp))
+    return SourceFacts(region, bodies.time_created(rp), bodies.collection_vm_id(rpc))

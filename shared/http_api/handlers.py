@@ -21,6 +21,7 @@ from shared.http_api import dashboard, models, openapi
 from shared.http_api.problems import ApiResponse, problem, problem_for
 from shared.http_api.requests import parse_copy_request, parse_list_query
 from shared.http_api.views import job_view
+from shared.jobs.create_intake import CreateRequest, request_create_in_target
 from shared.jobs.intake import request_copy
 from shared.ops.preflight import preflight, report
 from shared.services import Services
@@ -65,7 +66,10 @@ async def post_copy(services: Services, body: bytes) -> ApiResponse:
         request = parse_copy_request(
             body, max_bytes=limits.max_request_bytes, max_depth=limits.max_json_depth
         )
-        record, started = await request_copy(services, request)
+        if isinstance(request, CreateRequest):
+            record, started = await request_create_in_target(services, request)
+        else:
+            record, started = await request_copy(services, request)
     except (InvalidRequest, SourceProblem, ArmError, StoreError) as exc:
         return problem_for(exc)
     headers = {"Location": copy_location(record.job_id)}

@@ -61,14 +61,26 @@ class Problem(ApiModel):
 
 class CopyRequestBody(ApiModel):
     """`POST /api/copies`. `requests.parse_copy_request` reads it (its errors say which field
-    was wrong); this model is its documented form and names the allowed fields."""
+    was wrong); this model is its documented form and names the allowed fields. Exactly one of
+    `sourceRestorePointId` (copy it) and `sourceVmId` (create one in the target region from the
+    VM: `mode: create-in-target`) is given."""
 
-    source_restore_point_id: str = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [{"required": ["sourceRestorePointId"]}, {"required": ["sourceVmId"]}]
+        }
+    )
+
+    source_restore_point_id: str | None = Field(
+        default=None,
         description="ARM id of the source restore point",
         examples=[
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
             "Microsoft.Compute/restorePointCollections/rpc-vm1/restorePoints/rp1"
         ],
+    )
+    source_vm_id: str | None = Field(
+        default=None, description="create-in-target: ARM id of the VM to create a restore point of"
     )
     target_region: str = Field(examples=["westus"])
     target_resource_group: str | None = Field(
@@ -77,6 +89,26 @@ class CopyRequestBody(ApiModel):
     target_collection_name: str | None = Field(
         default=None, description="default: {sourceCollection}-{targetRegion}"
     )
+    target_subscription_id: str | None = Field(
+        default=None, description="default: the source's subscription"
+    )
+    disk_encryption_set_id: str | None = Field(
+        default=None, description="copies only: the disk encryption set (in the target region)"
+    )
+    copy_tags: bool | list[str] | None = Field(
+        default=None, description="copies only: copy all (true) or these source collection tags"
+    )
+    restore_point_name: str | None = Field(
+        default=None, description="create-in-target only: the new restore point's name"
+    )
+    exclude_disks: list[str] | None = Field(
+        default=None, description="create-in-target only: ARM ids of disks to leave out"
+    )
+
+
+# Fields that only one of the two request forms takes.
+CREATE_ONLY_FIELDS = frozenset({"sourceVmId", "restorePointName", "excludeDisks"})
+COPY_ONLY_FIELDS = frozenset({"sourceRestorePointId", "diskEncryptionSetId", "copyTags"})
 
 
 class DiskView(ApiModel):

@@ -5,25 +5,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.errors import InvalidRequest, InvalidResourceId
-from shared.http_api.models import CopyRequestBody
+from shared.http_api.models import COPY_ONLY_FIELDS, CREATE_ONLY_FIELDS, CopyRequestBody
+from shared.jobs.create_intake import CreateRequest
 from shared.jobs.intake import CopyRequest
-from shared.model.ids import CollectionId, RestorePointId
+from shared.model.copy_options import CREATE_IN_TARGET, CopyOptions
+from shared.model.ids import CollectionId, RestorePointId, VirtualMachineId
 from shared.model.job import JobState
 from shared.model.json_input import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, InvalidJson, load_json
 from shared.model.message import Trigger
 from shared.model.regions import normalize_region
+from shared.policies import target_options
 from shared.storage.ledger import JobFilter
 
 # The documented body (models.CopyRequestBody) names the fields this parser allows.
-POST_FIELDS = {f.alias or name for name, f in CopyRequestBody.model_fields.items()}
+_BODY_FIELDS = {f.alias or name for name, f in CopyRequestBody.model_fields.items()}
+POST_FIELDS = _BODY_FIELDS - CREATE_ONLY_FIELDS
+# POST /api/copies with `sourceVmId`: a restore point created in the target from the VM.
+CREATE_FIELDS = _BODY_FIELDS - COPY_ONLY_FIELDS
 # `code` is the function key; it may arrive as a query parameter and is not a filter.
-LIST_PARAMS = {"state", "sourceCollectionId", "targetRegion", "pageSize", "cursor", "code"}
+LIST_PARAMS = {
+    "state",
+    "sourceCollectionId",
+    "sourceVmId",
+    "targetRegion",
+    "pageSize",
+    "cursor",
+    "code",
+}
 
 
 def parse_copy_request(
     body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
-) -> CopyRequest:
-    """Validate the POST body; InvalidRequest names each problem."""
+) -> CopyRequest | CreateRequest:
+    """Validate the POST body; InvalidRequest names each problem. A body with `sourceVmId` asks
+    for a restore point created in the target region from that VM (create-in-target)."""
     try:
         document = (
             load_json(body, what="the request body", max_bytes=max_bytes, max_depth=max_depth)
@@ -38,6 +53,8 @@ def parse_copy_request(
             'the body must be a JSON object such as {"sourceRestorePointId": "...", '
             '"targetRegion": "westus"}',
         )
+    if "sourceVmId" in document:
+        return parse_create_request(document)
     errors: list[dict[str, str]] = []
     unknown = sorted(set(document) - POST_FIELDS)
     for name in unknown:
@@ -62,6 +79,7 @@ def parse_copy_request(
     for optional in ("targetResourceGroup", "targetCollectionName"):
         if optional in document and not isinstance(document[optional], str):
             errors.append({"field": optional, "message": "must be a string"})
+    options = _copy_options(document, errors)
     if errors or source is None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidRequest("Invalid copy request", detail, errors=errors)
@@ -71,6 +89,79 @@ def parse_copy_request(
         target_resource_group=document.get("targetResourceGroup") or None,
         target_collection_name=document.get("targetCollectionName") or None,
         trigger=Trigger.HTTP,
+        options=options,
+    )
+
+
+def _copy_options(document: Mapping[str, object], errors: list[dict[str, str]]) -> CopyOptions:
+    """targetSubscriptionId, diskEncryptionSetId and copyTags, read as the policy file reads
+    them (the same validators, so both ways in refuse the same values)."""
+    values: dict[str, object] = {}
+    for name, key, check in (
+        ("targetSubscriptionId", "target_subscription_id", target_options.subscription_id),
+        ("diskEncryptionSetId", "disk_encryption_set_id", target_options.disk_encryption_set_id),
+        ("copyTags", "copy_tags", target_options.copy_tags),
+    ):
+        if document.get(name) is None:
+            continue
+        try:
+            values[key] = check(document[name])
+        except ValueError as exc:
+            errors.append({"field": name, "message": str(exc)})
+    return CopyOptions(**values)
+
+
+def parse_create_request(document: Mapping[str, object]) -> CreateRequest:
+    """`{"sourceVmId", "targetRegion", "targetResourceGroup"?, "targetCollectionName"?,
+    "restorePointName"?, "excludeDisks"?, "targetSubscriptionId"?}`."""
+    errors: list[dict[str, str]] = []
+    for name in sorted(set(document) - CREATE_FIELDS):
+        errors.append(
+            {
+                "field": name,
+                "message": f"unknown field {name!r} for a create-in-target request (with "
+                f"sourceVmId); allowed: {', '.join(sorted(CREATE_FIELDS))}",
+            }
+        )
+    vm: VirtualMachineId | None = None
+    try:
+        vm = VirtualMachineId.parse(document["sourceVmId"], "sourceVmId")
+    except InvalidResourceId as exc:
+        errors.append({"field": "sourceVmId", "message": str(exc)})
+    if not isinstance(document.get("targetRegion"), str):
+        errors.append(
+            {"field": "targetRegion", "message": "is required: a string such as 'westus'"}
+        )
+    for optional in ("targetResourceGroup", "targetCollectionName", "restorePointName"):
+        if document.get(optional) is not None and not isinstance(document[optional], str):
+            errors.append({"field": optional, "message": "must be a string"})
+    values: dict[str, object] = {"mode": CREATE_IN_TARGET}
+    for name, key, check in (
+        ("targetSubscriptionId", "target_subscription_id", target_options.subscription_id),
+        ("excludeDisks", "exclude_disks", target_options.exclude_disks),
+    ):
+        if document.get(name) is None:
+            continue
+        try:
+            values[key] = check(document[name])
+        except ValueError as exc:
+            errors.append({"field": name, "message": str(exc)})
+    if errors or vm is None:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidRequest("Invalid create request", detail, errors=errors)
+
+    def text(name: str) -> str | None:
+        value = document.get(name)
+        return value if isinstance(value, str) and value else None
+
+    return CreateRequest(
+        vm=vm,
+        target_region=str(document["targetRegion"]),
+        target_resource_group=text("targetResourceGroup"),
+        target_collection_name=text("targetCollectionName"),
+        restore_point_name=text("restorePointName"),
+        trigger=Trigger.HTTP,
+        options=CopyOptions(**values),
     )
 
 
@@ -81,7 +172,7 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
             {
                 "field": name,
                 "message": "unknown query parameter; allowed: state, "
-                "sourceCollectionId, targetRegion, pageSize, cursor",
+                "sourceCollectionId, sourceVmId, targetRegion, pageSize, cursor",
             }
         )
     state = None
@@ -101,6 +192,12 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
             source = str(CollectionId.parse(params["sourceCollectionId"], "sourceCollectionId"))
         except InvalidResourceId as exc:
             errors.append({"field": "sourceCollectionId", "message": str(exc)})
+    vm = None
+    if params.get("sourceVmId"):
+        try:
+            vm = str(VirtualMachineId.parse(params["sourceVmId"], "sourceVmId"))
+        except InvalidResourceId as exc:
+            errors.append({"field": "sourceVmId", "message": str(exc)})
     region = None
     if params.get("targetRegion"):
         try:
@@ -118,4 +215,4 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidRequest("Invalid query", detail, errors=errors)
-    return JobFilter(state, source, region), page_size, params.get("cursor") or None
+    return JobFilter(state, source, region, vm), page_size, params.get("cursor") or None

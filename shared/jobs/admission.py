@@ -40,6 +40,7 @@ def stage_message(
         trigger=record.trigger,
         requested_at=record.requested_at,
         traceparent=telemetry.current_traceparent(),
+        options=None if record.options.is_default else record.options,
     )
     return Outbound(services.settings.queues.for_stage(stage), message.encode(), delay_seconds)
 

@@ -30,6 +30,7 @@ def request_for(source: RestorePointId, target: ResolvedTarget, trigger: Trigger
         target_resource_group=target.resource_group,
         target_collection_name=target.collection_name,
         trigger=trigger,
+        options=target.options,
     )
 
 
@@ -43,9 +44,17 @@ async def copy_to_targets(
 ) -> list[JobRecord]:
     """One copy request per target region, concurrently (fan-out is allowed by Azure)."""
     known = (info.region, created_at)
+    # A create-in-target pair takes no copies of source restore points: its restore points are
+    # created from the VM (by the sweep, HTTP or a schedule, shared/jobs/create_intake.py).
+    targets = [t for t in targets if not t.options.creates_in_target]
     results = await asyncio.gather(
         *(
-            request_copy(services, request_for(source, t, trigger), known_source=known)
+            request_copy(
+                services,
+                request_for(source, t, trigger),
+                known_source=known,
+                source_vm_id=info.source_vm_id,
+            )
             for t in targets
         ),
         return_exceptions=True,

@@ -19,6 +19,7 @@ from shared.arm.source_check import inspect_source
 from shared.errors import InvalidRequest, InvalidResourceId
 from shared.jobs.admission import admit_job, stage_message
 from shared.jobs.outbox import deliver, outbox_is_stale
+from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.ids import (
     MAX_RESOURCE_NAME,
     RestorePointId,
@@ -42,6 +43,8 @@ class CopyRequest:
     target_collection_name: str | None = None
     trigger: Trigger = Trigger.HTTP
     extra: dict[str, Any] = field(default_factory=dict)
+    # Target subscription, encryption set and copied tags (lineage is filled in by intake).
+    options: CopyOptions = NO_OPTIONS
 
 
 def default_collection_name(source_collection: str, target_region: str) -> str:
@@ -95,16 +98,20 @@ async def request_copy(
     request: CopyRequest,
     *,
     known_source: tuple[str, datetime | None] | None = None,
+    source_vm_id: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Create (or find) the job for this request. Returns (job, new_run_started).
 
     `known_source` (region, creation time) skips the ARM lookup when the caller (the sweep)
-    has just listed the source restore point.
+    has just listed the source restore point; `source_vm_id` is then the source collection's
+    VM as the caller read it (lineage).
     """
     region, group, name = validate_target(request, services)
     token = current_job_id.set(job_id_for(request.source, region))
     try:
-        return await _request_copy(services, request, region, group, name, known_source)
+        return await _request_copy(
+            services, request, region, group, name, known_source, source_vm_id
+        )
     finally:
         current_job_id.reset(token)
 
@@ -116,12 +123,15 @@ async def _request_copy(
     group: str,
     name: str,
     known_source: tuple[str, datetime | None] | None,
+    source_vm_id: str | None,
 ) -> tuple[JobRecord, bool]:
     if known_source is None:
         # SourceProblem and ArmError go up as they are: each caller words them its own way.
         facts = await inspect_source(services.arm, request.source, region)
         known_source = (facts.region, facts.created_at)
+        source_vm_id = facts.vm_id
     source_region, source_created_at = known_source
+    options = request.options.model_copy(update={"source_vm_id": source_vm_id})
     now = services.clock()
     job_id = job_id_for(request.source, region)
     fresh = JobRecord(
@@ -141,6 +151,7 @@ async def _request_copy(
         updated_at=now,
         source_created_at=source_created_at,
         detail="admission pending",
+        options=options,
     )
 
     def restart(existing: JobRecord) -> JobRecord | None:
@@ -160,6 +171,11 @@ async def _request_copy(
             next_run_at=now,
             source_region=source_region or existing.source_region,
             source_created_at=source_created_at or existing.source_created_at,
+            # The new run takes the request's options (a fixed encryption set, say); lineage
+            # once known is kept.
+            options=options.model_copy(
+                update={"source_vm_id": source_vm_id or existing.options.source_vm_id}
+            ),
         )
         return again.evolve(
             outbox=(stage_message(services, again, Stage.RERUN),), outbox_sent=False

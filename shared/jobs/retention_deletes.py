@@ -79,6 +79,8 @@ async def delete_copy(services: Services, target_rp: str, reason: str, source_rp
 
 async def retention_after_success(services: Services, record: JobRecord) -> None:
     """After a copy succeeds, prune its target collection per policy (best effort)."""
+    if record.options.creates_in_target:
+        return  # its pair is a VM, not a collection to resolve: the sweep prunes it
     try:
         source = CollectionId.parse(record.source_collection_id)
         body = await services.arm.get_or_none(

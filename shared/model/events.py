@@ -97,6 +97,19 @@ def job_event(
         },
         "attempts": dict(record.attempts),
     }
+    # Lineage Azure does not keep (the source VM) and the target options, when there are any.
+    options = record.options
+    for part, key, value in (
+        ("source", "vmId", options.source_vm_id),
+        ("target", "subscriptionId", options.target_subscription_id),
+        ("target", "diskEncryptionSetId", options.disk_encryption_set_id),
+    ):
+        if value is not None:
+            data[part][key] = value
+    if options.creates_in_target:
+        # Created in the target from the VM: no source restore point, no source collection.
+        data["source"] = {"vmId": options.source_vm_id, "region": record.source_region}
+        data["mode"] = options.mode
     if record.next_run_at is not None:
         data["nextRunAt"] = iso(record.next_run_at)
         data["reruns"] = record.reruns
@@ -107,7 +120,11 @@ def job_event(
     return cloud_event(
         event_type,
         identity=identity,
-        subject=record.source_restore_point_id,
+        # The source-side resource: the source restore point, or the VM a create-in-target
+        # restore point is made from (its own id is in the target, not on the source side).
+        subject=options.source_vm_id
+        if options.creates_in_target and options.source_vm_id
+        else record.source_restore_point_id,
         time=time,
         data=data,
         id_parts=(record.job_id, record.run),

@@ -45,6 +45,17 @@ _VM_RE = re.compile(
     re.IGNORECASE,
 )
 
+_DISK_RE = re.compile(
+    rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG}){_PROVIDER}"
+    rf"/disks/(?P<disk>{_NAME})$",
+    re.IGNORECASE,
+)
+_DES_RE = re.compile(
+    rf"^/subscriptions/(?P<sub>{_GUID})/resourceGroups/(?P<rg>{_RG}){_PROVIDER}"
+    rf"/diskEncryptionSets/(?P<des>{_NAME})$",
+    re.IGNORECASE,
+)
+
 RPC_SHAPE = (
     "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}"
     "/providers/Microsoft.Compute/restorePointCollections/{collectionName}"
@@ -53,6 +64,8 @@ RP_SHAPE = RPC_SHAPE + "/restorePoints/{restorePointName}"
 DRP_SHAPE = RP_SHAPE + "/diskRestorePoints/{diskRestorePointName}"
 RG_SHAPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}"
 VM_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/virtualMachines/{vmName}"
+DISK_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/disks/{diskName}"
+DES_SHAPE = RG_SHAPE + "/providers/Microsoft.Compute/diskEncryptionSets/{diskEncryptionSetName}"
 
 
 def _match(pattern: re.Pattern[str], value: object, what: str, shape: str) -> re.Match[str]:
@@ -117,6 +130,36 @@ class VirtualMachineId:
         return (
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
+        )
+
+    @property
+    def normalized(self) -> str:
+        return str(self).lower()
+
+
+def parse_disk_id(value: object, what: str = "disk id") -> str:
+    """A managed disk id (as `excludeDisks` names them), or InvalidResourceId."""
+    _match(_DISK_RE, value, what, DISK_SHAPE)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DiskEncryptionSetId:
+    """A disk encryption set (customer-managed keys for disks in its own region)."""
+
+    subscription_id: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, value: object, what: str = "disk encryption set id") -> DiskEncryptionSetId:
+        m = _match(_DES_RE, value, what, DES_SHAPE)
+        return cls(m["sub"], m["rg"], m["des"])
+
+    def __str__(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/diskEncryptionSets/{self.name}"
         )
 
     @property

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.keys import pair_key
 from shared.model.message import DiskProgress, Failure, Trigger
 
@@ -88,6 +89,8 @@ class JobRecord:
     next_run_at: datetime | None = None
     # Why the job waits or how it ended, in words (e.g. which job it waits for).
     detail: str | None = None
+    # Target subscription, encryption, copied tags and lineage (shared/model/copy_options.py).
+    options: CopyOptions = NO_OPTIONS
 
     @property
     def pair_key(self) -> str:

@@ -37,3 +37,13 @@ def job_id_for(source: RestorePointId, target_region: str) -> str:
 def partition_of(job_id_or_pair_key: str) -> str:
     """A job's ledger partition: the first half of its id, i.e. its pair key's prefix."""
     return job_id_or_pair_key[:16]
+
+
+def create_job_id(vm_id: str, target_region: str, target_restore_point_id: str) -> str:
+    """A restore point created in the target region from a VM (no source restore point): the
+    pair is (VM, region), the job the restore point it creates (its name is deterministic)."""
+    region = normalize_region(target_region)
+    return (
+        pair_key(vm_id, region)[:16]
+        + _digest(f"create|{target_restore_point_id.lower()}|{region}")[:16]
+    )

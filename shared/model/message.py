@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic.alias_generators import to_camel
 
 from shared.errors import InvalidMessage, InvalidResourceId
+from shared.model.copy_options import CopyOptions
 from shared.model.ids import RestorePointId
 from shared.model.json_input import InvalidJson, load_json
 from shared.model.regions import normalize_region
@@ -110,6 +111,8 @@ class JobMessage(_Model):
     outcome: Outcome | None = None
     # W3C traceparent of the span that sent this message: the trace follows the copy.
     traceparent: str | None = None
+    # Target subscription, encryption, copied tags and lineage (shared/model/copy_options.py).
+    options: CopyOptions | None = None
 
     @property
     def source(self) -> RestorePointId:

@@ -23,6 +23,8 @@ class CollectionInfo:
     # True when properties.source.id names another collection: a cross-region copy target,
     # which is never a source (Azure refuses copy-of-copy).
     is_copy_target: bool = False
+    # properties.source.id when it names a VM: the lineage every copy records.
+    source_vm_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from shared.arm import bodies
 from shared.arm.operations import (
     SOURCE_OPERATIONS,
     TARGET_OPERATIONS,
@@ -34,6 +35,8 @@ from shared.services import Services
 
 AUTHORIZATION_API_VERSION = "2022-04-01"
 RESOURCES_API_VERSION = "2021-04-01"
+# Disk encryption sets are served by the Disk RP's api-versions (diskrp spec).
+DISK_API_VERSION = "2025-01-02"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,19 @@ def scopes(services: Services) -> Scopes:
                 sources.add(f"/subscriptions/{match.subscription_id}")
         sources.update(source_groups)
         for target in policy.targets:
+            if target.subscription_id is not None:
+                # A target in another subscription: its resource group there (the source's
+                # group name when none is given).
+                names = [target.resource_group] if target.resource_group else []
+                if not names:
+                    names = [ResourceGroupId.parse(g).resource_group for g in source_groups]
+                for name in names:
+                    group = ResourceGroupId(target.subscription_id, name)
+                    groups[group.normalized] = group
+                    targets.add(str(group))
+                if not names:
+                    targets.add(f"/subscriptions/{target.subscription_id}")
+                continue
             if target.resource_group is None:
                 targets.update(source_groups or [f"/subscriptions/{s}" for s in subscriptions])
                 continue
@@ -212,6 +228,57 @@ async def _storage(services: Services) -> Check:
     return Check("storage", True, "queues and tables are reachable")
 
 
+# A disk encryption set encrypts disks in its own region only: Azure would refuse every copy
+# naming a set from another region (the job fails with ARM's reason); say so before the first.
+async def encryption_set_checks(services: Services) -> list[Check]:
+    """One check per (disk encryption set, target region) the policies name."""
+    wanted: dict[tuple[str, str], str] = {}
+    for policy in services.policies.policies:
+        for target in policy.targets:
+            if target.disk_encryption_set_id:
+                wanted[(target.disk_encryption_set_id.lower(), target.region)] = (
+                    target.disk_encryption_set_id
+                )
+    return [await _check(services, des, region) for (_, region), des in sorted(wanted.items())]
+
+
+async def _check(services: Services, des: str, region: str) -> Check:
+    name = "disk encryption set"
+    # Its scope is often a key vault's resource group, not a target scope: read it directly.
+    try:
+        body = await services.arm.get_or_none(
+            des, operation=ArmOperation.DISK_ENCRYPTION_SETS_GET, api_version=DISK_API_VERSION
+        )
+    except ArmError as exc:
+        return Check(
+            name,
+            False,
+            f"could not read it: {exc}",
+            des,
+            fix="grant the identity Microsoft.Compute/diskEncryptionSets/read on the set (the "
+            "rpcopy role includes it: assign the role on the set's resource group)",
+        )
+    if body is None:
+        return Check(
+            name,
+            False,
+            "does not exist (or the identity cannot see it)",
+            des,
+            fix="fix the policy's targets[].diskEncryptionSetId",
+        )
+    location = bodies.location(body)
+    if location != region:
+        return Check(
+            name,
+            False,
+            f"is in {location or 'an unknown region'}, but its policy target is {region}: Azure "
+            "refuses a disk encryption set from another region",
+            des,
+            fix=f"name a disk encryption set in {region}",
+        )
+    return Check(name, True, f"exists in {region}, the target region", des)
+
+
 async def preflight(services: Services) -> list[Check]:
     reach = scopes(services)
     checks: list[Check] = [await _token(services), _regions(services)]
@@ -228,6 +295,7 @@ async def preflight(services: Services) -> list[Check]:
         _storage(services),
     ]
     checks.extend(await asyncio.gather(*work))
+    checks.extend(await encryption_set_checks(services))
     return checks
 
 

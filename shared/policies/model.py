@@ -26,6 +26,14 @@ from shared.errors import InvalidResourceId
 from shared.model.ids import CollectionId, ResourceGroupId, validate_resource_group_name
 from shared.model.regions import known_regions, normalize_region
 from shared.policies.names import DEFAULT_COLLECTION_TEMPLATE, render_template, template_problems
+from shared.policies.target_options import (
+    CopyTagsSetting,
+    DiskEncryptionSetRef,
+    ExcludeDisksSetting,
+    ModeSetting,
+    SubscriptionGuid,
+    mode_problem,
+)
 
 SUPPORTED_VERSION = 1
 
@@ -168,6 +176,24 @@ class Target(_Model):
     collection_name: StrictStr = DEFAULT_COLLECTION_TEMPLATE
     retention: Retention | None = None
     rpo_minutes: PositiveInt | None = None
+    # -- target subscription, encryption and copied tags (shared/policies/target_options.py)
+    subscription_id: SubscriptionGuid | None = None
+    disk_encryption_set_id: DiskEncryptionSetRef | None = None
+    copy_tags: CopyTagsSetting = None
+    mode: ModeSetting = "copy"
+    exclude_disks: ExcludeDisksSetting = ()
+
+    @model_validator(mode="after")
+    def _options_fit_the_mode(self) -> Target:
+        problem = mode_problem(
+            self.mode,
+            exclude=self.exclude_disks,
+            encryption_set=self.disk_encryption_set_id,
+            tags=self.copy_tags,
+        )
+        if problem is not None:
+            raise _fail(problem[1], problem[0])
+        return self
 
     @field_validator("region")
     @classmethod
@@ -209,7 +235,9 @@ class Target(_Model):
     @model_validator(mode="after")
     def _not_the_source(self) -> Target:
         sample_name = _sample_name(self.collection_name, self.region)
-        if self.resource_group is None and sample_name == _SAMPLE["sourceCollection"]:
+        # (A target in another subscription cannot collide with the source.)
+        same_scope = self.resource_group is None and self.subscription_id is None
+        if same_scope and sample_name == _SAMPLE["sourceCollection"]:
             raise _fail(
                 "renders the source collection's own name and no resourceGroup is set: the "
                 "target would collide with the source in its resource group",
@@ -339,7 +367,7 @@ class Policy(_Model):
             if target.region in regions:
                 continue  # a duplicate region is reported on its own (see _cross_checks)
             regions.add(target.region)
-            group = (target.resource_group or "").lower()
+            group = f"{target.subscription_id or ''}/{target.resource_group or ''}".lower()
             key = (group, _sample_name(target.collection_name, target.region).lower())
             if key in seen:
                 raise _fail(

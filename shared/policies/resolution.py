@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.errors import InvalidResourceId
+from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.ids import CollectionId
 from shared.model.resources import CollectionInfo
 from shared.policies.model import Policy, Specificity, Target
@@ -28,6 +29,8 @@ class ResolvedTarget:
     keep_last: int | None
     max_age_days: float | None
     rpo_minutes: int | None
+    # Target subscription, encryption and copied tags; defaults: none of them.
+    options: CopyOptions = NO_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,10 @@ class PolicySet:
             except InvalidResourceId as exc:
                 problems.append(f"{who}: target region {region!r} skipped: {exc}")
                 continue
+            subscription = target.subscription_id or collection.id.subscription_id
             key = (group.lower(), name.lower())
+            if subscription.lower() != collection.id.subscription_id.lower():
+                key = (f"{subscription.lower()}/{group.lower()}", name.lower())
             if key in taken:
                 problems.append(
                     f"{who}: target region {region!r} skipped: collection {name!r} in resource "
@@ -148,10 +154,17 @@ class PolicySet:
                     region=region,
                     resource_group=group,
                     collection_name=name,
-                    collection_id=CollectionId.build(collection.id.subscription_id, group, name),
+                    collection_id=CollectionId.build(subscription, group, name),
                     keep_last=retention.keep_last if retention else None,
                     max_age_days=retention.max_age_days if retention else None,
                     rpo_minutes=target.rpo_minutes,
+                    options=CopyOptions(
+                        target_subscription_id=target.subscription_id,
+                        disk_encryption_set_id=target.disk_encryption_set_id,
+                        copy_tags=target.copy_tags,
+                        mode=target.mode,
+                        exclude_disks=target.exclude_disks,
+                    ),
                 )
             )
         return Resolution(tuple(resolved), tuple(problems))

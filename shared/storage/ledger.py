@@ -21,6 +21,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.errors import InvalidCursor
+from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.keys import partition_of
 from shared.model.message import DiskProgress, Failure, Trigger
@@ -72,6 +73,13 @@ def to_entity(record: JobRecord) -> dict[str, Any]:
         "NextRunAt": iso(record.next_run_at),
         "PairKey": record.pair_key,
         "Detail": record.detail,
+        # Options and lineage (copy_options.py); the VM key (lower case) serves ?sourceVmId=.
+        # Rows written before these columns have neither: they read as NO_OPTIONS and are not
+        # found by a sourceVmId filter.
+        "Options": None
+        if record.options.is_default
+        else record.options.model_dump_json(by_alias=True, exclude_none=True),
+        "SourceVmKey": record.options.source_vm_id.lower() if record.options.source_vm_id else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -113,6 +121,9 @@ def from_entity(entity: Mapping[str, Any]) -> JobRecord:
         reruns=int(entity.get("Reruns", 0)),
         next_run_at=from_iso(entity.get("NextRunAt")),
         detail=entity.get("Detail"),
+        options=CopyOptions.model_validate_json(entity["Options"])
+        if entity.get("Options")
+        else NO_OPTIONS,
     )
 
 
@@ -121,6 +132,7 @@ class JobFilter:
     state: JobState | None = None
     source_collection_id: str | None = None
     target_region: str | None = None
+    source_vm_id: str | None = None
 
     def odata(self) -> tuple[str | None, dict[str, Any]]:
         clauses, params = [], {}
@@ -133,6 +145,9 @@ class JobFilter:
         if self.target_region is not None:
             clauses.append("TargetRegion eq @region")
             params["region"] = self.target_region
+        if self.source_vm_id is not None:
+            clauses.append("SourceVmKey eq @vm")
+            params["vm"] = self.source_vm_id.lower()
         return (" and ".join(clauses) or None), params
 
 

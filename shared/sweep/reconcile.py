@@ -33,6 +33,7 @@ from shared.rules.protection import pair_status
 from shared.rules.retention import plan_retention
 from shared.rules.sweep_plan import plan_pair
 from shared.services import Services
+from shared.sweep.creation import sweep_creation_pair
 from shared.sweep.poison_sinks import drain_poison_sinks
 from shared.sweep.report import PairReport, SweepReport
 from shared.sweep.rpo import announce_rpo
@@ -131,6 +132,8 @@ async def sweep_pair(
     *,
     dry_run: bool,
 ) -> PairReport:
+    if target.options.creates_in_target:
+        return await sweep_creation_pair(services, info, target, dry_run=dry_run)
     report = PairReport(str(info.id), target.region, str(target.collection_id), target.policy_name)
     now = services.clock()
     try:
@@ -188,6 +191,7 @@ async def _request_missing(
                 services,
                 request_for(source, target, Trigger.SWEEP),
                 known_source=(info.region, copy.created_at),
+                source_vm_id=info.source_vm_id,
             )
             report.requested.append(job.job_id)
         except (InvalidRequest, InvalidResourceId, SourceProblem) as exc:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.model.times import iso
+from shared.rules.creation_plan import CreationPlan
 from shared.rules.protection import PairStatus
 from shared.rules.protection import to_api as status_to_api
 from shared.rules.retention import RetentionPlan
@@ -20,6 +21,9 @@ class PairReport:
     target_collection_id: str
     policy: str
     plan: PairPlan | None = None
+    # create-in-target pairs: whether a new restore point is due (instead of `plan`).
+    creation: CreationPlan | None = None
+    mode: str = "copy"
     retention: RetentionPlan | None = None
     status: PairStatus | None = None
     requested: list[str] = field(default_factory=list)
@@ -33,8 +37,12 @@ class PairReport:
             "targetCollectionId": self.target_collection_id,
             "policy": self.policy,
         }
+        if self.mode != "copy":
+            body["mode"] = self.mode
         if self.plan is not None:
             body["plan"] = self.plan.to_api()
+        if self.creation is not None:
+            body["creation"] = self.creation.to_api()
         if self.retention is not None:
             body["retention"] = self.retention.to_api()
         if self.status is not None:

@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 
 
 async def announce_rpo(
-    services: Services, info: CollectionInfo, target: ResolvedTarget, status: PairStatus
+    services: Services,
+    info: CollectionInfo,
+    target: ResolvedTarget,
+    status: PairStatus,
+    pair_source: str | None = None,
 ) -> None:
     """Emit an RPO-breach event when a pair crosses its objective (ok/at-risk -> breached).
 
@@ -33,7 +37,9 @@ async def announce_rpo(
             return pair.evolve(rpo_state=status.rpo_state, rpo_breach_announced_for=breach)
         return pair.evolve(rpo_state=status.rpo_state)
 
-    _, changed = await services.pairs.update_pair(str(info.id), target.region, judge)
+    # A create-in-target pair is (VM, region): `pair_source` is the VM.
+    source = pair_source or str(info.id)
+    _, changed = await services.pairs.update_pair(source, target.region, judge)
     # A change with a breach pending is exactly a crossing (an unchanged breached pair was
     # announced before).
     if not changed or breach is None:
@@ -41,15 +47,17 @@ async def announce_rpo(
     event = events.cloud_event(
         events.EventType.RPO_BREACHED,
         identity=services.settings.event_identity,
-        subject=str(info.id),
+        # The pair's source-side resource: its collection, or the VM of a create-in-target pair.
+        subject=source,
         time=services.clock(),
         data={
             "sourceCollectionId": str(info.id),
+            **({"sourceVmId": pair_source} if pair_source else {}),
             "targetRegion": target.region,
             "policy": target.policy_name,
             "protection": status_to_api(status),
         },
-        id_parts=(str(info.id).lower(), target.region, breach),
+        id_parts=(source.lower(), target.region, breach),
     )
     await services.emit(events.encode(event))
     log.warning("RPO breached for %s -> %s", info.id, target.region)

@@ -22,10 +22,14 @@ async def protection(services: Services) -> dict[str, Any]:
     pairs: list[dict[str, Any]] = []
     for info, targets in collections:
         for target in targets:
-            jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
+            # A create-in-target pair is (VM, region); a copy pair (source collection, region).
+            creates = target.options.creates_in_target
+            source = info.source_vm_id if creates and info.source_vm_id else str(info.id)
+            jobs = await services.ledger.for_pair(pair_key(source, target.region))
             status = pair_status(jobs, rpo_minutes=target.rpo_minutes, now=now)
             pairs.append(
                 {
+                    **({"mode": target.options.mode, "sourceVmId": source} if creates else {}),
                     "sourceCollectionId": str(info.id),
                     "sourceRegion": info.region,
                     "targetRegion": target.region,

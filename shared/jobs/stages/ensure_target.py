@@ -9,6 +9,7 @@ from shared.arm import bodies
 from shared.arm.operations import ArmOperation
 from shared.arm.source_check import inspect_source
 from shared.errors import SourceProblem, StageFailure
+from shared.jobs.stages import create_target, target_inputs
 from shared.jobs.stages.step import Result, Step, send, step
 from shared.model.ids import CollectionId, same_id
 from shared.model.job import JobRecord, JobState
@@ -17,6 +18,8 @@ from shared.services import Services
 
 
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    if record.options.creates_in_target:
+        return await create_target.ensure(services, message, record)
     arm = services.arm
     cid = message.correlation_id
     source = message.source
@@ -27,21 +30,28 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
     else:
         source_region, created_at = await _check_source(services, message)
 
+    # The target may live in another subscription (policy target `subscriptionId`).
     target = CollectionId.build(
-        source.subscription_id, message.target_resource_group, message.target_collection_name
+        record.options.target_subscription(source.subscription_id),
+        message.target_resource_group,
+        message.target_collection_name,
     )
     existing = await arm.get_or_none(
         str(target), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET, correlation_id=cid
     )
+    tags = await target_inputs.wanted_tags(services, message, record)
     if existing is None:
         await arm.put(
             str(target),
-            bodies.target_collection_body(message.target_region, source.collection),
+            bodies.target_collection_body(message.target_region, source.collection, tags),
             operation=ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
             correlation_id=cid,
         )
     else:
         check_target_collection(existing, target, source.collection, message.target_region)
+        await target_inputs.update_if_missing(
+            services, message, target, existing, tags, str(source.collection)
+        )
 
     return step(
         Result.ADVANCED,

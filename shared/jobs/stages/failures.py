@@ -14,6 +14,7 @@ from shared.jobs.admission import job_event_out, release_and_promote
 from shared.jobs.outbox import deliver
 from shared.jobs.outcomes import record_outcome
 from shared.jobs.stages.step import Result
+from shared.model.copy_options import NO_OPTIONS
 from shared.model.events import EventType
 from shared.model.job import JobRecord, JobState
 from shared.model.message import Failure, JobMessage, Stage, Trigger
@@ -30,7 +31,10 @@ def record_from_message(services: Services, message: JobMessage, failure: Failur
         run=message.run,
         state=JobState.FAILED,
         source_restore_point_id=message.source_restore_point_id,
-        source_collection_id=str(message.source.collection),
+        # A create-in-target job's pair is its VM (it has no source collection).
+        source_collection_id=message.options.source_vm_id
+        if message.options and message.options.creates_in_target and message.options.source_vm_id
+        else str(message.source.collection),
         source_region=None,
         target_region=message.target_region,
         target_resource_group=message.target_resource_group,
@@ -46,6 +50,7 @@ def record_from_message(services: Services, message: JobMessage, failure: Failur
         attempts=dict(message.attempts),
         step=message.step + 1,
         runs_failed=1,
+        options=message.options or NO_OPTIONS,
     )
 
 

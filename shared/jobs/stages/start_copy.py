@@ -13,6 +13,7 @@ from datetime import timedelta
 from shared.arm import bodies
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, StageFailure
+from shared.jobs.stages import create_target, target_inputs
 from shared.jobs.stages.step import Announce, Result, Step, send, step
 from shared.model.events import EventType
 from shared.model.ids import CollectionId, same_id
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
+    if record.options.creates_in_target:
+        return await create_target.start(services, message, record)
     arm = services.arm
     cid = message.correlation_id
     assert record.target_collection_id, "ensure-target sets the target collection"
@@ -47,7 +50,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         try:
             response = await arm.put(
                 str(target_rp),
-                bodies.copy_body(message.source_restore_point_id),
+                await target_inputs.copy_body(services, message, record),
                 operation=ArmOperation.RESTORE_POINTS_CREATE,
                 correlation_id=cid,
             )

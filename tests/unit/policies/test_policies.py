@@ -116,7 +116,8 @@ def test_docs_examples_are_valid_policy_files() -> None:
     for block in files:
         parse_policy_text(block, source_name="docs/policies.md")
     # The precedence example says what it does.
-    example = parse_policy_text(files[1], source_name="docs/policies.md")
+    precedence = next(block for block in files if '"safety-net"' in block)
+    example = parse_policy_text(precedence, source_name="docs/policies.md")
     assert [
         (t.region, t.policy_name, t.keep_last) for t in example.targets_for(info("sql01-rpc"))
     ] == [("centralus", "safety-net", None), ("westus", "named", 14)]
@@ -217,7 +218,7 @@ TARGET_CASES = [
         30,
         "regions",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
         '"regions"',
     ),
     (
@@ -225,7 +226,7 @@ TARGET_CASES = [
         30,
         "rpo_minutes",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
         '"rpo_minutes"',
     ),
     ('{"region": "westus", "rpoMinutes": 0}', 44, "rpoMinutes", "must be at least 1, not 0", "0}"),
