@@ -134,8 +134,9 @@ class JobView(ApiModel):
     id: str = Field(pattern=r"^[0-9a-f]{32}$")
     state: JobState
     run: int
-    source_restore_point_id: str
-    source_collection_id: str
+    # Absent for a restore point created in the target from a VM (`mode`, `sourceVmId`).
+    source_restore_point_id: str | None = None
+    source_collection_id: str | None = None
     source_region: str | None = None
     target_region: str
     target_resource_group: str
@@ -158,6 +159,13 @@ class JobView(ApiModel):
     reruns: int | None = None
     next_run_at: Timestamp | None = None
     error: JobError | None = None
+    # Lineage and target options (docs/policies.md).
+    source_vm_id: str | None = Field(default=None, description="the VM the source protects")
+    target_subscription_id: str | None = None
+    disk_encryption_set_id: str | None = None
+    copy_tags: bool | list[str] | None = None
+    mode: Literal["create-in-target"] | None = None
+    exclude_disks: list[str] | None = None
 
 
 class JobList(ApiModel):

@@ -11,6 +11,7 @@ from shared.arm import bodies
 from shared.errors import InvalidResourceId
 from shared.http_api.views import job_view
 from shared.model.copy_options import CopyOptions
+from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, job_event
 from shared.model.ids import DiskEncryptionSetId, parse_disk_id
 from shared.model.job import JobRecord, JobState
@@ -198,14 +199,14 @@ def test_view_and_events_carry_lineage() -> None:
     assert view["sourceVmId"] == VM
     assert view["diskEncryptionSetId"] == DES
     assert view["sourceRestorePointId"] == RP
-    data = job_event(EventType.SUCCEEDED, job, source="/rpcopy", time=T0)["data"]
+    data = job_event(EventType.SUCCEEDED, job, identity=EventIdentity(), time=T0)["data"]
     assert data["source"]["vmId"] == VM
     assert data["target"]["diskEncryptionSetId"] == DES
     created = job.evolve(options=CopyOptions(source_vm_id=VM, mode="create-in-target"))
     view = job_view(created)
     assert view["mode"] == "create-in-target"
     assert "sourceRestorePointId" not in view
-    data = job_event(EventType.SUCCEEDED, created, source="/rpcopy", time=T0)["data"]
+    data = job_event(EventType.SUCCEEDED, created, identity=EventIdentity(), time=T0)["data"]
     assert data["source"] == {"vmId": VM, "region": "eastus"}
 
 
