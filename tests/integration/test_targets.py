@@ -249,7 +249,7 @@ def test_encryption_set_in_another_region_is_refused(
     assert job["error"]["code"] == "InvalidParameter"
     assert "region 'eastus'" in job["error"]["message"]
     assert "'westus'" in job["error"]["message"]
-    events.wait_for(job["id"], "rpcopy.copy.failed", timeout=30)
+    events.wait_for(job["id"], "com.example.rpcopy.copy.failed", timeout=30)
     # A malformed set id is refused at the door, with the field.
     bad = api.post("/api/copies", json={**body, "diskEncryptionSetId": "des-eastus"})
     assert bad.status_code == 400
@@ -278,7 +278,7 @@ def test_create_in_target_over_http(
     assert job["state"] == "Succeeded", job
     assert job["mode"] == "create-in-target"
     assert "sourceRestorePointId" not in job
-    events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+    events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
 
     collection = arm.get(job["targetCollectionId"]).json()
     assert collection["location"] == "westus"
