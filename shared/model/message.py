@@ -75,6 +75,17 @@ class PollState(_Model):
     last_progress_at: AwareDatetime | None = None
     first_percent: float | None = None
     first_percent_at: AwareDatetime | None = None
+    # -- learned schedule (shared/rules/poll_rhythm.py); absent in older messages = today's --
+    # (seconds since started_at, slowest disk's percent) of recent polls, bounded in number.
+    seen: tuple[tuple[float, float], ...] = Field(default=(), max_length=16)
+    # Every publish falls in (publish_after, publish_by] modulo the progress interval (seconds
+    # since started_at); None until a change is seen between two polls less than that apart.
+    publish_after: float | None = None
+    publish_by: float | None = None
+    # The plan was sure the slowest percentage changes at the publish in (after, by].
+    sure_change: tuple[float, float] | None = None
+    # The observations contradicted a steady rhythm or rate: today's schedule from then on.
+    rhythm_broken: bool = False
 
 
 class Outcome(_Model):

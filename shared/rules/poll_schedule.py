@@ -5,6 +5,13 @@ Azure publishes progress about every 10 minutes and it may jump from 0 to 100, s
 - back off exponentially toward the progress granularity, never past `max_seconds`;
 - once progress has moved at least twice, estimate the finish from the observed rate and aim
   at it (never sooner than `min_seconds`, never later than the backoff bound).
+
+That backoff is the fallback. When the observations fit a publish rhythm and a steady rate
+(`shared.rules.poll_rhythm`), the schedule is learned instead: it skips every publish that cannot
+be the copy's last, polls just after the earliest one that can (and the next one if the copy was
+not done), bisects the publish window while a change of the percentage is certain, and waits at
+most `learned_max_seconds`. Observations that fit no rhythm (jittery publishes, a rate that
+changes) send it back to the backoff for good.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.model.message import PollState
+from shared.rules import poll_rhythm
+from shared.rules.poll_rhythm import Arc
 from shared.settings import PollSettings
 
 
@@ -22,10 +31,22 @@ class PollPlan:
     delay_seconds: float
     expected_finish: datetime | None
     reason: str
+    # Learned plans only: the publish window in which the percentage is sure to change (kept in
+    # the poll state so the next observation can halve the publish window either way).
+    sure_change: tuple[float, float] | None = None
 
 
-def observe(state: PollState, now: datetime, percent: float | None) -> PollState:
-    """Fold one observation into the poll history."""
+def observe(
+    state: PollState,
+    now: datetime,
+    percent: float | None,
+    *,
+    slowest: float | None = None,
+    interval: float = 0.0,
+) -> PollState:
+    """Fold one observation into the poll history. `slowest` (the slowest disk's percentage)
+    and `interval` (Azure's publish interval) feed the learned schedule; without them it is
+    today's history only."""
     changes: dict[str, object] = {"count": state.count + 1, "last_polled_at": now}
     if state.started_at is None:
         changes["started_at"] = now
@@ -36,7 +57,54 @@ def observe(state: PollState, now: datetime, percent: float | None) -> PollState
         if state.last_percent is None or percent != state.last_percent:
             changes["last_percent"] = percent
             changes["last_progress_at"] = now
+    base = state.started_at or now
+    if slowest is not None and interval > 0 and not state.rhythm_broken:
+        t = round((now - base).total_seconds(), 3)
+        changes.update(_learn(state, t, percent, slowest, interval))
     return state.model_copy(update=changes)
+
+
+def _arc(state: PollState, interval: float) -> Arc | None:
+    if state.publish_after is None or state.publish_by is None:
+        return None
+    return Arc(state.publish_after, state.publish_by, interval)
+
+
+def _learn(
+    state: PollState, t: float, percent: float | None, slowest: float, interval: float
+) -> dict[str, object]:
+    """The rhythm part of `observe`: the publish window and the kept observations."""
+    arc: Arc | bool | None = _arc(state, interval)
+    previous = state.seen[-1] if state.seen else None
+    if previous is not None and slowest < previous[1]:
+        return {"rhythm_broken": True}  # a percentage that goes back fits no steady rate
+    changed = previous is not None and slowest != previous[1]
+    # Any disk's move marks a publish (a fast disk moves at more of them than the slowest);
+    # only between this poll and the one just before it, both seen here.
+    last = state.last_polled_at
+    consecutive = (
+        previous is not None
+        and last is not None
+        and state.started_at is not None
+        and abs((last - state.started_at).total_seconds() - previous[0]) < 1e-3
+    )
+    moved = changed or (consecutive and percent != state.last_percent)
+    if previous is not None and consecutive and moved:
+        arc = poll_rhythm.narrow(arc if arc else None, previous[0], t, interval)
+    if state.sure_change is not None and arc:
+        low, high = state.sure_change
+        if low < t <= high:  # the publish in (low, high] was sure to change the percentage
+            bracket = (low, t) if moved else (t, high)
+            arc = poll_rhythm.narrow(arc, *bracket, interval)
+    if arc is False:
+        return {"rhythm_broken": True}
+    update: dict[str, object] = {
+        "seen": poll_rhythm.keep(state.seen, (t, slowest)),
+        "sure_change": None,
+    }
+    if isinstance(arc, Arc):
+        update["publish_after"], update["publish_by"] = round(arc.lo, 3), round(arc.hi, 3)
+    return update
 
 
 _LONGEST_ESTIMATE_SECONDS = 15 * 24 * 3600.0
@@ -64,8 +132,23 @@ def expected_finish(state: PollState) -> datetime | None:
     return state.last_progress_at + timedelta(seconds=remaining)
 
 
-def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPlan:
-    """Delay before the next poll, given the history including the observation just made."""
+def next_poll(
+    state: PollState,
+    now: datetime,
+    settings: PollSettings,
+    *,
+    copy_started: datetime | None = None,
+) -> PollPlan:
+    """Delay before the next poll, given the history including the observation just made;
+    `copy_started` (when the copy was requested) bounds when replication can have begun."""
+    fallback = backoff_plan(state, now, settings)
+    learned = learned_plan(state, now, settings, copy_started, fallback)
+    return learned or fallback
+
+
+def backoff_plan(state: PollState, now: datetime, settings: PollSettings) -> PollPlan:
+    """Today's schedule: exponential backoff to the progress granularity, aimed at the linear
+    estimate of the finish once progress has moved."""
     granularity = max(settings.progress_granularity_seconds, settings.min_seconds)
     ceiling = min(settings.max_seconds, granularity)
     floor = min(settings.min_seconds, ceiling)
@@ -85,3 +168,69 @@ def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPl
     if until_finish < bound:
         return PollPlan(until_finish, finish, "aiming at the expected finish")
     return PollPlan(bound, finish, "expected finish is beyond the backoff bound")
+
+
+# A publish window this narrow (a fraction of the interval) is not worth bisecting further.
+_FINE_FRACTION = 0.2
+
+
+def learned_plan(
+    state: PollState,
+    now: datetime,
+    settings: PollSettings,
+    copy_started: datetime | None,
+    fallback: PollPlan,
+) -> PollPlan | None:
+    """The schedule learned from the observations, or None when they fit no rhythm and rate."""
+    interval = settings.progress_granularity_seconds
+    if state.rhythm_broken or not state.seen or interval <= 0 or state.started_at is None:
+        return None
+    base = state.started_at
+    t_now = (now - base).total_seconds()
+    arc = _arc(state, interval)
+    started = None if copy_started is None else (copy_started - base).total_seconds()
+    fitted = poll_rhythm.fit(state.seen, arc, interval, started)
+    if fitted is None:
+        return None
+    floor = settings.min_seconds
+    bound = max(settings.learned_max_seconds, floor)
+    v_last = state.seen[-1][1]
+    end_low, end_high = fitted.end_range()
+    finish = base + timedelta(seconds=min(end_high, poll_rhythm.LONGEST_COPY_SECONDS))
+
+    def plan(at: float, reason: str, sure: tuple[float, float] | None = None) -> PollPlan:
+        delay = min(max(at - t_now, floor), bound)
+        return PollPlan(delay, finish, reason, sure)
+
+    if max(v for _, v in state.seen) < 1:
+        # Nothing has moved yet: every publish so far could have been the last; poll no sooner
+        # than the backoff would (a small copy ends within the first publishes).
+        earliest = t_now + fallback.delay_seconds
+        return plan(max(earliest, end_low), "learning: no progress seen yet")
+    fine = _FINE_FRACTION * interval
+    after = poll_rhythm.SLACK_FRACTION * interval
+    if arc is not None and arc.width > fine and not arc.inside(t_now):
+        low, high = arc.window_at_or_after(t_now + 1e-6)
+        if fitted.lowest_value(low) >= v_last + 1:  # the next publish must change it
+            middle = (low + high) / 2
+            if middle - t_now >= floor and high < end_high:
+                return plan(middle, "bisecting the publish window", (low, high))
+    # The earliest publish that can be the copy's last; with no window known yet, every
+    # stretch of one interval holds one publish.
+    known = arc or Arc(t_now - interval, t_now, interval)
+    low, high = known.window_at_or_after(max(end_low, t_now + 1e-6))
+    start = max(low, end_low, t_now)
+    if arc is not None and end_high <= low and high - start > fine:
+        # This window's publish is the copy's last for sure: walk through it in fine steps
+        # (each poll that sees it still running narrows the window from the left).
+        return plan(
+            min(start + fine / 2, high + after),
+            "stepping through the publish that is the last",
+            (low, high),
+        )
+    if arc is not None and high - start > fine and not arc.inside(t_now):
+        sure = (low, high) if fitted.lowest_value(low) >= v_last + 1 else None
+        middle = (start + high) / 2
+        if middle - t_now >= floor:
+            return plan(middle, "just inside the first publish that can be the last", sure)
+    return plan(high + after, "just after the first publish that can be the last")

@@ -93,3 +93,12 @@ def _mean(disks: Sequence[DiskProgress]) -> float | None:
         return None
     # A disk that reports no percentage yet counts as 0 so the mean never overstates progress.
     return round(sum(known) / len(disks), 2) if known else 0.0
+
+
+def slowest_percent(view: ReplicationView) -> float | None:
+    """The lowest disk percentage: the disk that ends last (a copy's disks start together);
+    None while any disk reports none."""
+    percents = [d.percent for d in view.disks]
+    if not percents or any(p is None for p in percents):
+        return None
+    return min(p for p in percents if p is not None)
