@@ -82,6 +82,9 @@ class PollState(_Model):
     # since started_at); None until a change is seen between two polls less than that apart.
     publish_after: float | None = None
     publish_by: float | None = None
+    # The fastest running disk (its index) and its own (seconds, percent) history.
+    fast_disk: int | None = None
+    fast_seen: tuple[tuple[float, float], ...] = Field(default=(), max_length=16)
     # The plan was sure the slowest percentage changes at the publish in (after, by].
     sure_change: tuple[float, float] | None = None
     # The observations contradicted a steady rhythm or rate: today's schedule from then on.

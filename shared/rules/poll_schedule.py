@@ -17,7 +17,7 @@ changes) send it back to the backoff for good.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.model.message import PollState
@@ -34,6 +34,18 @@ class PollPlan:
     # Learned plans only: the publish window in which the percentage is sure to change (kept in
     # the poll state so the next observation can halve the publish window either way).
     sure_change: tuple[float, float] | None = None
+    # The observations stopped fitting a rhythm and a steady rate: back to the backoff for good.
+    rhythm_broken: bool = False
+
+
+def carry(state: PollState, plan: PollPlan) -> PollState:
+    """The poll state to send with the next poll: what the plan learned."""
+    return state.model_copy(
+        update={
+            "sure_change": plan.sure_change,
+            "rhythm_broken": state.rhythm_broken or plan.rhythm_broken,
+        }
+    )
 
 
 def observe(
@@ -42,6 +54,7 @@ def observe(
     percent: float | None,
     *,
     slowest: float | None = None,
+    fastest: tuple[int, float] | None = None,
     interval: float = 0.0,
 ) -> PollState:
     """Fold one observation into the poll history. `slowest` (the slowest disk's percentage)
@@ -61,6 +74,8 @@ def observe(
     if slowest is not None and interval > 0 and not state.rhythm_broken:
         t = round((now - base).total_seconds(), 3)
         changes.update(_learn(state, t, percent, slowest, interval))
+        if fastest is not None and not changes.get("rhythm_broken"):
+            changes.update(_learn_fastest(state, t, fastest))
     return state.model_copy(update=changes)
 
 
@@ -96,6 +111,8 @@ def _learn(
         if low < t <= high:  # the publish in (low, high] was sure to change the percentage
             bracket = (low, t) if moved else (t, high)
             arc = poll_rhythm.narrow(arc, *bracket, interval)
+        elif t > high and not moved:  # it did not: the rhythm or the rate was not what it seemed
+            return {"rhythm_broken": True}
     if arc is False:
         return {"rhythm_broken": True}
     update: dict[str, object] = {
@@ -105,6 +122,15 @@ def _learn(
     if isinstance(arc, Arc):
         update["publish_after"], update["publish_by"] = round(arc.lo, 3), round(arc.hi, 3)
     return update
+
+
+def _learn_fastest(state: PollState, t: float, fastest: tuple[int, float]) -> dict[str, object]:
+    """The fastest running disk moves at more publishes: its own rate tells when a change is
+    sure. A different disk (the last one finished) starts its history afresh."""
+    disk, percent = fastest
+    if disk != state.fast_disk or (state.fast_seen and percent < state.fast_seen[-1][1]):
+        return {"fast_disk": disk, "fast_seen": ((t, percent),)}
+    return {"fast_seen": poll_rhythm.keep(state.fast_seen, (t, percent))}
 
 
 _LONGEST_ESTIMATE_SECONDS = 15 * 24 * 3600.0
@@ -143,6 +169,8 @@ def next_poll(
     `copy_started` (when the copy was requested) bounds when replication can have begun."""
     fallback = backoff_plan(state, now, settings)
     learned = learned_plan(state, now, settings, copy_started, fallback)
+    if learned is None and state.seen and not state.rhythm_broken:
+        return replace(fallback, rhythm_broken=True)  # it was learning: it fits no more
     return learned or fallback
 
 
@@ -209,9 +237,21 @@ def learned_plan(
         return plan(max(earliest, end_low), "learning: no progress seen yet")
     fine = _FINE_FRACTION * interval
     after = poll_rhythm.SLACK_FRACTION * interval
+    known_width = arc.width if arc else interval
+    fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
+
+    def sure_to_change(low: float) -> bool:
+        """Must the publish after `low` change a percentage (the slowest or fastest disk's)?
+        Only said of the next publish: one in between could change it first."""
+        if low + known_width - interval > t_now:
+            return False
+        if fitted.lowest_value(low) >= v_last + 1:
+            return True
+        return fast is not None and fast.lowest_value(low) >= state.fast_seen[-1][1] + 1
+
     if arc is not None and arc.width > fine and not arc.inside(t_now):
         low, high = arc.window_at_or_after(t_now + 1e-6)
-        if fitted.lowest_value(low) >= v_last + 1:  # the next publish must change it
+        if sure_to_change(low):
             middle = (low + high) / 2
             if middle - t_now >= floor and high < end_high:
                 return plan(middle, "bisecting the publish window", (low, high))
@@ -226,11 +266,12 @@ def learned_plan(
         return plan(
             min(start + fine / 2, high + after),
             "stepping through the publish that is the last",
-            (low, high),
+            (low, high) if high - interval <= t_now else None,
         )
     if arc is not None and high - start > fine and not arc.inside(t_now):
-        sure = (low, high) if fitted.lowest_value(low) >= v_last + 1 else None
+        sure = (low, high) if sure_to_change(low) else None
         middle = (start + high) / 2
         if middle - t_now >= floor:
             return plan(middle, "just inside the first publish that can be the last", sure)
-    return plan(high + after, "just after the first publish that can be the last")
+    # With no window known, one interval after a poll always holds the next publish.
+    return plan(high + (after if arc else 0.0), "just after the first publish that can be the last")
