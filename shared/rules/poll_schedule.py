@@ -226,38 +226,42 @@ def learned_plan(
     end_low, end_high = fitted.end_range()
     finish = base + timedelta(seconds=min(end_high, poll_rhythm.LONGEST_COPY_SECONDS))
 
-    def plan(at: float, reason: str, sure: tuple[float, float] | None = None) -> PollPlan:
+    fine = _FINE_FRACTION * interval
+    after = poll_rhythm.SLACK_FRACTION * interval
+    # With no window known yet, every stretch of one interval holds one publish.
+    known = arc or Arc(t_now - interval, t_now, interval)
+    fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
+
+    def sure_to_change(low: float, high: float) -> bool:
+        """Must the publish in (low, high] change a percentage (the slowest or the fastest
+        disk's)? Only said of the next publish: one in between could change it first."""
+        if not high - interval <= t_now <= low:
+            return False
+        for rates, last in ((fitted, v_last), (fast, state.fast_seen[-1][1] if fast else 0)):
+            if rates is None:
+                continue
+            # It moves by at least a whole percent between two publishes, or is past it by then.
+            if rates.slowest_rate() * interval >= 1 or rates.lowest_value(low) >= last + 1:
+                return True
+        return False
+
+    next_low, next_high = known.window_at_or_after(t_now + 1e-6)
+    next_sure = (next_low, next_high) if sure_to_change(next_low, next_high) else None
+
+    def plan(at: float, reason: str, sure: tuple[float, float] | None = next_sure) -> PollPlan:
         delay = min(max(at - t_now, floor), bound)
         return PollPlan(delay, finish, reason, sure)
 
+    if next_sure and known.width > fine and not known.inside(t_now):
+        middle = (next_low + next_high) / 2
+        if middle - t_now >= floor and next_high < end_high:
+            return plan(middle, "bisecting the publish window")
     if max(v for _, v in state.seen) < 1:
         # Nothing has moved yet: every publish so far could have been the last; poll no sooner
         # than the backoff would (a small copy ends within the first publishes).
         earliest = t_now + fallback.delay_seconds
         return plan(max(earliest, end_low), "learning: no progress seen yet")
-    fine = _FINE_FRACTION * interval
-    after = poll_rhythm.SLACK_FRACTION * interval
-    known_width = arc.width if arc else interval
-    fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
-
-    def sure_to_change(low: float) -> bool:
-        """Must the publish after `low` change a percentage (the slowest or fastest disk's)?
-        Only said of the next publish: one in between could change it first."""
-        if low + known_width - interval > t_now:
-            return False
-        if fitted.lowest_value(low) >= v_last + 1:
-            return True
-        return fast is not None and fast.lowest_value(low) >= state.fast_seen[-1][1] + 1
-
-    if arc is not None and arc.width > fine and not arc.inside(t_now):
-        low, high = arc.window_at_or_after(t_now + 1e-6)
-        if sure_to_change(low):
-            middle = (low + high) / 2
-            if middle - t_now >= floor and high < end_high:
-                return plan(middle, "bisecting the publish window", (low, high))
-    # The earliest publish that can be the copy's last; with no window known yet, every
-    # stretch of one interval holds one publish.
-    known = arc or Arc(t_now - interval, t_now, interval)
+    # The earliest publish that can be the copy's last.
     low, high = known.window_at_or_after(max(end_low, t_now + 1e-6))
     start = max(low, end_low, t_now)
     if arc is not None and end_high <= low and high - start > fine:
@@ -266,10 +270,10 @@ def learned_plan(
         return plan(
             min(start + fine / 2, high + after),
             "stepping through the publish that is the last",
-            (low, high) if high - interval <= t_now else None,
+            (low, high) if high - interval <= t_now else next_sure,
         )
     if arc is not None and high - start > fine and not arc.inside(t_now):
-        sure = (low, high) if sure_to_change(low) else None
+        sure = (low, high) if sure_to_change(low, high) else next_sure
         middle = (start + high) / 2
         if middle - t_now >= floor:
             return plan(middle, "just inside the first publish that can be the last", sure)
