@@ -230,12 +230,19 @@ def learned_plan(
     after = poll_rhythm.SLACK_FRACTION * interval
     # With no window known yet, every stretch of one interval holds one publish.
     known = arc or Arc(t_now - interval, t_now, interval)
+    # Publishes accounted for up to `seen_to`: past the current window if this poll saw its
+    # publish (a move since a poll made after the window before).
+    seen_to = t_now
+    if arc is not None and arc.inside(t_now) and state.last_progress_at == now:
+        low, high = arc.window_at_or_after(t_now)
+        if len(state.seen) > 1 and state.seen[-2][0] >= high - interval:
+            seen_to = high
     fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
 
     def sure_to_change(low: float, high: float) -> bool:
         """Must the publish in (low, high] change a percentage (the slowest or the fastest
         disk's)? Only said of the next publish: one in between could change it first."""
-        if not high - interval <= t_now <= low:
+        if not high - interval <= seen_to <= low:
             return False
         for rates, last in ((fitted, v_last), (fast, state.fast_seen[-1][1] if fast else 0)):
             if rates is None:
@@ -245,14 +252,14 @@ def learned_plan(
                 return True
         return False
 
-    next_low, next_high = known.window_at_or_after(t_now + 1e-6)
+    next_low, next_high = known.window_at_or_after(seen_to + 1e-6)
     next_sure = (next_low, next_high) if sure_to_change(next_low, next_high) else None
 
     def plan(at: float, reason: str, sure: tuple[float, float] | None = next_sure) -> PollPlan:
         delay = min(max(at - t_now, floor), bound)
         return PollPlan(delay, finish, reason, sure)
 
-    if next_sure and known.width > fine and not known.inside(t_now):
+    if next_sure and known.width > fine and not known.inside(seen_to):
         middle = (next_low + next_high) / 2
         if middle - t_now >= floor and next_high < end_high:
             return plan(middle, "bisecting the publish window")
@@ -262,20 +269,18 @@ def learned_plan(
         earliest = t_now + fallback.delay_seconds
         return plan(max(earliest, end_low), "learning: no progress seen yet")
     # The earliest publish that can be the copy's last.
-    low, high = known.window_at_or_after(max(end_low, t_now + 1e-6))
+    low, high = known.window_at_or_after(max(end_low, seen_to + 1e-6))
     start = max(low, end_low, t_now)
-    if arc is not None and end_high <= low and high - start > fine:
-        # This window's publish is the copy's last for sure: walk through it in fine steps
-        # (each poll that sees it still running narrows the window from the left).
-        return plan(
-            min(start + fine / 2, high + after),
-            "stepping through the publish that is the last",
-            (low, high) if high - interval <= t_now else next_sure,
-        )
-    if arc is not None and high - start > fine and not arc.inside(t_now):
-        sure = (low, high) if sure_to_change(low, high) else next_sure
-        middle = (start + high) / 2
-        if middle - t_now >= floor:
-            return plan(middle, "just inside the first publish that can be the last", sure)
+    width = high - max(low, end_low)
+    if arc is not None and width > fine:
+        # Walk through it: in fine steps when it is the last for sure (each poll that sees it
+        # still running narrows the window from the left), else in up to three.
+        certain = end_high <= low
+        step = fine / 2 if certain else min(max(width / 3, fine / 2), fine)
+        sure = (low, high) if certain and high - interval <= seen_to <= low else next_sure
+        if start + step < high:
+            return plan(
+                start + step, "stepping through the first publish that can be the last", sure
+            )
     # With no window known, one interval after a poll always holds the next publish.
     return plan(high + (after if arc else 0.0), "just after the first publish that can be the last")
