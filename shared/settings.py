@@ -78,7 +78,7 @@ class PollSettings:
     # -- learned poll schedule (shared/rules/poll_rhythm.py) --
     # The longest wait once the observations fit Azure's publish rhythm: publishes that cannot
     # be the copy's last are skipped. It also bounds how late a failure mid-copy is seen.
-    learned_max_seconds: float = 86400.0
+    learned_max_seconds: float = 172800.0
     # Azure terminates a copy after 14 days; we give up a little after that.
     copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
 
@@ -343,7 +343,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         min_seconds=_float(env, "POLL_MIN_SECONDS", 30.0),
         max_seconds=_float(env, "POLL_MAX_SECONDS", 900.0, minimum=0.01),
         progress_granularity_seconds=_float(env, "POLL_PROGRESS_GRANULARITY_SECONDS", 600.0),
-        learned_max_seconds=_float(env, "POLL_LEARNED_MAX_SECONDS", 86400.0, minimum=0.01),
+        learned_max_seconds=_float(env, "POLL_LEARNED_MAX_SECONDS", 172800.0, minimum=0.01),
         copy_timeout_seconds=_float(env, "COPY_TIMEOUT_SECONDS", 14 * 24 * 3600 + 3600, minimum=1),
     )
     if poll.min_seconds > poll.max_seconds:

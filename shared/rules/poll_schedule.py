@@ -272,9 +272,10 @@ def learned_plan(
     low, high = known.window_at_or_after(max(end_low, seen_to + 1e-6))
     start = max(low, end_low, t_now)
     width = high - max(low, end_low)
-    if arc is not None and width > fine:
-        # Walk through it: in fine steps when it is the last for sure (each poll that sees it
-        # still running narrows the window from the left), else in up to three.
+    if arc is not None and width > fine and end_high <= high + interval:
+        # The end is in this window or the next: walk through it, in fine steps when it is
+        # the last for sure (each poll that sees it still running narrows the window from the
+        # left), else in up to three. Further off, one poll just after each window.
         certain = end_high <= low
         step = fine / 2 if certain else min(max(width / 3, fine / 2), fine)
         sure = (low, high) if certain and high - interval <= seen_to <= low else next_sure
