@@ -5,9 +5,10 @@ bytes (full on the first copy into a target collection, changed bytes afterwards
 bandwidth. Progress is republished only every `progress_interval_seconds` (about 10 minutes in
 Azure), so `completionPercent` moves in coarse steps and may jump 0 -> 100; a disk's success is
 visible at the first publish tick after its transfer ends. Ticks are aligned to the copy's start
-or, with `progress_phase: random`, offset by a seeded per-copy phase, optionally jittered. A failed disk fails the whole restore
-point copy, with no details and no percentage; an injected failure always takes effect, at the
-latest at the tick the disk would have finished at. Copies still running `max_copy_seconds`
+or, with `progress_phase: random`, offset by a seeded per-copy phase, optionally jittered (see
+`Ticks`). A failed disk fails the whole restore point copy, with no details and no percentage;
+an injected failure always takes effect, at the latest at the tick the disk would have finished
+at. Copies still running `max_copy_seconds`
 (14 days) after they started are terminated.
 """
 

@@ -92,6 +92,12 @@ ALL_VARIANT_SETS: tuple[VariantSet, ...] = (
         {"cross_region_creation": "copy-rules"},
     ),
     VariantSet(
+        "progress-phase-random",
+        "Progress is published at a per-copy phase drawn from the seed (not every interval from "
+        "the copy's start), each publish jittered by up to 20 s: what no client can know.",
+        {"progress_phase": "random", "progress_jitter_seconds": 20.0},
+    ),
+    VariantSet(
         "strict",
         "Every refusal late, unfamiliar codes, failed copies marked Failed, repeats refused, "
         "bare 429s.",
