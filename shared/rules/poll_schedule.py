@@ -224,7 +224,9 @@ def learned_plan(
     bound = max(settings.learned_max_seconds, floor)
     v_last = state.seen[-1][1]
     end_low, end_high = fitted.end_range()
-    finish = base + timedelta(seconds=min(end_high, poll_rhythm.LONGEST_COPY_SECONDS))
+    # The job's expected finish stays the linear estimate: the polygon's corners bound the end,
+    # they do not estimate it.
+    finish = fallback.expected_finish
 
     fine = _FINE_FRACTION * interval
     after = poll_rhythm.SLACK_FRACTION * interval
