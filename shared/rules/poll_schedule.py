@@ -106,11 +106,11 @@ def _learn(
     moved = changed or (consecutive and percent != state.last_percent)
     if previous is not None and consecutive and moved:
         arc = poll_rhythm.narrow(arc if arc else None, previous[0], t, interval)
-    if state.sure_change is not None and arc:
+    if arc is not False and state.sure_change is not None:
         low, high = state.sure_change
         if low < t <= high:  # the publish in (low, high] was sure to change the percentage
             bracket = (low, t) if moved else (t, high)
-            arc = poll_rhythm.narrow(arc, *bracket, interval)
+            arc = poll_rhythm.narrow(arc if arc else None, *bracket, interval)
         elif t > high and not moved:  # it did not: the rhythm or the rate was not what it seemed
             return {"rhythm_broken": True}
     if arc is False:
