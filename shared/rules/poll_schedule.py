@@ -268,8 +268,12 @@ def learned_plan(
     if max(v for _, v in state.seen) < 1:
         # Nothing has moved yet: every publish so far could have been the last; poll no sooner
         # than the backoff would (a small copy ends within the first publishes).
+        # Zeros alone skip only on the weakest reading (publishes at most an interval apart),
+        # never on a publish window that a single early bracket may have got wrong.
         earliest = t_now + fallback.delay_seconds
-        return plan(max(earliest, end_low), "learning: no progress seen yet")
+        unwindowed = poll_rhythm.fit(state.seen, None, interval, started)
+        zero_end = unwindowed.end_range()[0] if unwindowed else t_now
+        return plan(max(earliest, min(end_low, zero_end)), "learning: no progress seen yet")
     # The earliest publish that can be the copy's last.
     low, high = known.window_at_or_after(max(end_low, seen_to + 1e-6))
     start = max(low, end_low, t_now)
