@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from shared.model.message import JobMessage, PollState
 from shared.rules import poll_rhythm
@@ -344,3 +345,18 @@ def test_the_observations_in_the_message_stay_small() -> None:
     assert len(state.seen) <= poll_rhythm.MAX_SEEN
     assert len(state.fast_seen) <= poll_rhythm.MAX_SEEN
     assert len(json.dumps(state.model_dump(mode="json", by_alias=True))) < 1500
+
+
+@pytest.mark.parametrize(
+    "poll",
+    [
+        {"seen": [[0.0, float("nan")]]},
+        {"seen": [[float("inf"), 1.0]]},
+        {"seen": [[float(i), 1.0] for i in range(17)]},  # more than any schedule keeps
+        {"publishAfter": float("nan"), "publishBy": 10.0},
+        {"sureChange": [1.0, 2.0, 3.0]},
+    ],
+)
+def test_a_poll_state_that_no_schedule_wrote_is_refused(poll: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        JobMessage.model_validate({**OLD_MESSAGE, "poll": poll})
