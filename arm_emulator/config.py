@@ -22,6 +22,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "throttle_body": frozenset({"wrapped", "bare"}),
     "cross_region_creation": frozenset({"refuse", "allow", "copy-rules"}),
     "copy_encryption": frozenset({"honour", "platform-key"}),
+    "progress_phase": frozenset({"aligned", "random"}),
 }
 
 
@@ -63,6 +64,11 @@ class EmulatorConfig:
     # Replication model.
     replication_bandwidth_mbps: float = 10.0  # MiB/s per disk
     progress_interval_seconds: float = 600.0  # completionPercent is republished this often
+    # When the publishes fall: "aligned" = every interval from the copy's start (the first
+    # reading, which no client can count on); "random" = a per-copy phase drawn from `seed`.
+    # Jitter moves each publish by up to +/- this many seconds (seeded; below half an interval).
+    progress_phase: str = "aligned"
+    progress_jitter_seconds: float = 0.0
     max_copy_seconds: float = 14 * 24 * 3600.0  # copies still running after this are terminated
     default_changed_fraction: float = 0.05  # changed bytes per RP when the caller gives none
     # Copy rules and limits.
@@ -133,6 +139,11 @@ class EmulatorConfig:
                 raise ValueError(
                     f"config {camel(name)} must be one of {sorted(allowed)}, not {value!r}"
                 )
+        if not 0 <= self.progress_jitter_seconds < self.progress_interval_seconds / 2:
+            raise ValueError(
+                "config progressJitterSeconds must be at least 0 and below half of "
+                "progressIntervalSeconds (publishes stay in order)"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:

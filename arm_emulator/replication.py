@@ -4,14 +4,17 @@ A copy's LRO succeeding only means the copy was *initiated* [DOC]. Each disk the
 bytes (full on the first copy into a target collection, changed bytes afterwards) at a configured
 bandwidth. Progress is republished only every `progress_interval_seconds` (about 10 minutes in
 Azure), so `completionPercent` moves in coarse steps and may jump 0 -> 100; a disk's success is
-visible at the first publish tick after its transfer ends. A failed disk fails the whole restore
-point copy, with no details and no percentage; an injected failure always takes effect, at the
-latest at the tick the disk would have finished at. Copies still running `max_copy_seconds`
+visible at the first publish tick after its transfer ends. Ticks are aligned to the copy's start
+or, with `progress_phase: random`, offset by a seeded per-copy phase, optionally jittered (see
+`Ticks`). A failed disk fails the whole restore point copy, with no details and no percentage;
+an injected failure always takes effect, at the latest at the tick the disk would have finished
+at. Copies still running `max_copy_seconds`
 (14 days) after they started are terminated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -86,10 +89,56 @@ def transfer_seconds(num_bytes: int, cfg: EmulatorConfig) -> float:
     return num_bytes / bandwidth
 
 
-def _tick_at_or_after(start: float, seconds: float, interval: float) -> float:
-    """The first publish tick at or after `start + seconds` (never the start itself)."""
-    ticks = max(1, math.ceil(seconds / interval - 1e-9))
-    return start + ticks * interval
+def _unit(cfg: EmulatorConfig, rp: RestorePoint, salt: object) -> float:
+    """A number in [0, 1) fixed by the seed, the copy and `salt` (stable across processes)."""
+    digest = hashlib.blake2b(f"{cfg.seed}:{rp.id}:{salt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class Ticks:
+    """A copy's publish times: `start + offset + (k - 1) * interval (+ jitter)` for k = 1, 2, ...
+
+    "aligned" puts the offset at one interval (tick k at `start + k * interval`); "random" draws
+    it per copy from the seed, so no client can count on knowing it. Jitter moves each publish by
+    up to +/- `progress_jitter_seconds` (seeded per copy and tick; validated below half an interval,
+    so publishes stay in order) and never to or before the start.
+    """
+
+    def __init__(self, rp: RestorePoint, start: float, cfg: EmulatorConfig) -> None:
+        self.rp, self.start, self.cfg = rp, start, cfg
+        self.interval = max(cfg.progress_interval_seconds, 1e-6)
+        unit = _unit(cfg, rp, "phase") if cfg.progress_phase == "random" else 0.0
+        self.offset = self.interval * (1.0 - unit)  # in (0, interval]
+        self.jitter = min(max(cfg.progress_jitter_seconds, 0.0), 0.49 * self.interval)
+
+    def at(self, k: int) -> float:
+        """The time of publish k (k >= 1)."""
+        nominal = self.start + self.offset + (k - 1) * self.interval
+        if not self.jitter:
+            return nominal
+        moved = nominal + self.jitter * (2 * _unit(self.cfg, self.rp, k) - 1)
+        return max(moved, self.start + 1e-3)
+
+    def _near(self, moment: float) -> int:
+        return math.floor((moment - self.start - self.offset) / self.interval + 1e-9) + 1
+
+    def index(self, now: float) -> int:
+        """How many publishes happened by `now` (0 = none yet)."""
+        k = max(self._near(now), 0)
+        while k >= 1 and self.at(k) > now + 1e-9:
+            k -= 1
+        while self.at(k + 1) <= now + 1e-9:
+            k += 1
+        return k
+
+    def at_or_after(self, moment: float) -> float:
+        """The first publish at or after `moment`."""
+        k = max(self._near(moment), 1)
+        while k > 1 and self.at(k - 1) >= moment - 1e-9:
+            k -= 1
+        while self.at(k) < moment - 1e-9:
+            k += 1
+        return self.at(k)
 
 
 def view(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> ReplicationView:
@@ -108,10 +157,10 @@ def view(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> ReplicationView:
         pending = DiskProgress(IN_PROGRESS, 0)
         return ReplicationView(IN_PROGRESS, (pending,) * n, ("pending",))
 
-    interval = max(cfg.progress_interval_seconds, 1e-6)
+    ticks = Ticks(rp, start, cfg)
     cap = start + cfg.max_copy_seconds
-    completions = [_tick_at_or_after(start, d.duration, interval) for d in rp.disks]
-    failure_at = _failure_time(rp.disks, completions, start, interval, cap)
+    completions = [ticks.at_or_after(start + d.duration) for d in rp.disks]
+    failure_at = _failure_time(rp.disks, completions, ticks, cap)
 
     if failure_at is not None and now >= failure_at:
         # A disk with an injected failure never succeeds; the others that finished in time did.
@@ -123,8 +172,8 @@ def view(rp: RestorePoint, now: float, cfg: EmulatorConfig) -> ReplicationView:
         )
         return ReplicationView(FAILED, disks, ("failed",))
 
-    elapsed_ticks = math.floor((now - start) / interval + 1e-9)
-    published = start + elapsed_ticks * interval
+    elapsed_ticks = ticks.index(now)
+    published = ticks.at(elapsed_ticks) if elapsed_ticks else start
     progress: list[DiskProgress] = []
     for disk, done in zip(rp.disks, completions, strict=True):
         if now >= done:
@@ -146,8 +195,7 @@ def _percent(disk: DiskRestorePoint, elapsed: float) -> int:
 def _failure_time(
     disks: list[DiskRestorePoint],
     completions: list[float],
-    start: float,
-    interval: float,
+    ticks: Ticks,
     cap: float,
 ) -> float | None:
     candidates: list[float] = []
@@ -155,7 +203,7 @@ def _failure_time(
         if disk.fail_after is not None:
             # An injected failure always bites: a disk that would finish first (a short copy,
             # within one progress interval) fails at the tick it would have finished at.
-            candidates.append(min(_tick_at_or_after(start, disk.fail_after, interval), done))
+            candidates.append(min(ticks.at_or_after(ticks.start + disk.fail_after), done))
         if done > cap:
             candidates.append(cap)  # terminated after the maximum copy time
     return min(candidates) if candidates else None

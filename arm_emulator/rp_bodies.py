@@ -8,7 +8,6 @@ tags?, properties [WIRE].
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import replication, versions
@@ -191,7 +190,7 @@ def instance_view_signature(rp: RestorePoint, now: float, cfg: EmulatorConfig) -
             return ("static",)
         if now < start:
             return ("pending",)
-        tick = math.floor((now - start) / max(cfg.progress_interval_seconds, 1e-6) + 1e-9)
+        tick = replication.Ticks(rp, start, cfg).index(now)
         return ("tick", tick, now >= start + cfg.max_copy_seconds)
     return snapshot_access_state(rp, now)
 

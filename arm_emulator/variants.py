@@ -98,6 +98,12 @@ ALL_VARIANT_SETS: tuple[VariantSet, ...] = (
         {"copy_encryption": "platform-key"},
     ),
     VariantSet(
+        "progress-phase-random",
+        "Progress is published at a per-copy phase drawn from the seed (not every interval from "
+        "the copy's start), each publish jittered by up to 20 s: what no client can know.",
+        {"progress_phase": "random", "progress_jitter_seconds": 20.0},
+    ),
+    VariantSet(
         "strict",
         "Every refusal late, unfamiliar codes, failed copies marked Failed, repeats refused, "
         "bare 429s.",

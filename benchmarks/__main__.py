@@ -12,11 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import bench_emulator, bench_pipeline, bench_sweep, bench_throttling
+from benchmarks import bench_emulator, bench_pipeline, bench_polling, bench_sweep, bench_throttling
 
 BENCHMARKS: dict[str, Callable[[list[str] | None], int]] = {
     "emulator": bench_emulator.main,
     "pipeline": bench_pipeline.main,
+    "polling": bench_polling.main,
     "sweep": bench_sweep.main,
     "throttling": bench_throttling.main,
 }

@@ -46,6 +46,8 @@ APP_SETTINGS: dict[str, str] = {
     "POLL_MIN_SECONDS": "1",
     "POLL_MAX_SECONDS": str(PROGRESS_INTERVAL_SECONDS),
     "POLL_PROGRESS_GRANULARITY_SECONDS": str(PROGRESS_INTERVAL_SECONDS),
+    # The learned schedule's 2-day bound, scaled like the interval (600 s -> 2 s).
+    "POLL_LEARNED_MAX_SECONDS": str(PROGRESS_INTERVAL_SECONDS * 300),
     "STAGE_RETRY_BASE_SECONDS": "1",
     "ARM_MAX_INLINE_WAIT_SECONDS": "5",
     "ARM_LRO_POLL_SECONDS": "0.5",

@@ -36,6 +36,8 @@ FAST_APP_SETTINGS: dict[str, str] = {
     "POLL_MIN_SECONDS": "1",
     "POLL_MAX_SECONDS": "2",
     "POLL_PROGRESS_GRANULARITY_SECONDS": "1",
+    # The learned schedule's 2-day bound, divided by the time scale.
+    "POLL_LEARNED_MAX_SECONDS": "300",
     "STAGE_RETRY_BASE_SECONDS": "1",
     # A failed run is followed by the next one after seconds, not Azure-sized minutes.
     "RERUN_BACKOFF_SECONDS": "1",

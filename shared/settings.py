@@ -76,6 +76,10 @@ class PollSettings:
     max_seconds: float = 900.0
     # Azure publishes progress about every 10 minutes; polling faster learns nothing new.
     progress_granularity_seconds: float = 600.0
+    # -- learned poll schedule (shared/rules/poll_rhythm.py) --
+    # The longest wait once the observations fit Azure's publish rhythm: publishes that cannot
+    # be the copy's last are skipped. It also bounds how late a failure mid-copy is seen.
+    learned_max_seconds: float = 172800.0
     # Azure terminates a copy after 14 days; we give up a little after that.
     copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
 
@@ -355,6 +359,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         min_seconds=_float(env, "POLL_MIN_SECONDS", 30.0),
         max_seconds=_float(env, "POLL_MAX_SECONDS", 900.0, minimum=0.01),
         progress_granularity_seconds=_float(env, "POLL_PROGRESS_GRANULARITY_SECONDS", 600.0),
+        learned_max_seconds=_float(env, "POLL_LEARNED_MAX_SECONDS", 172800.0, minimum=0.01),
         copy_timeout_seconds=_float(env, "COPY_TIMEOUT_SECONDS", 14 * 24 * 3600 + 3600, minimum=1),
     )
     if poll.min_seconds > poll.max_seconds:
@@ -362,6 +367,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
     # A visibility delay cannot exceed 7 days in Azure Storage.
     if poll.max_seconds > 7 * 24 * 3600:
         raise SettingsError("setting POLL_MAX_SECONDS must be at most 604800 (7 days)")
+    if not poll.min_seconds <= poll.learned_max_seconds <= 7 * 24 * 3600:
+        raise SettingsError(
+            "setting POLL_LEARNED_MAX_SECONDS must be between POLL_MIN_SECONDS and 604800 (7 days)"
+        )
     queues = QueueNames(
         ensure_target=_queue(env, "QUEUE_ENSURE_TARGET", QueueNames.ensure_target),
         start_copy=_queue(env, "QUEUE_START_COPY", QueueNames.start_copy),

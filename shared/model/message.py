@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, ValidationError
 from pydantic.alias_generators import to_camel
 
 from shared.errors import InvalidMessage, InvalidResourceId
@@ -76,6 +76,20 @@ class PollState(_Model):
     last_progress_at: AwareDatetime | None = None
     first_percent: float | None = None
     first_percent_at: AwareDatetime | None = None
+    # -- learned schedule (shared/rules/poll_rhythm.py); absent in older messages = today's --
+    # (seconds since started_at, slowest disk's percent) of recent polls, bounded in number.
+    seen: tuple[tuple[FiniteFloat, FiniteFloat], ...] = Field(default=(), max_length=16)
+    # Every publish falls in (publish_after, publish_by] modulo the progress interval (seconds
+    # since started_at); None until a change is seen between two polls less than that apart.
+    publish_after: FiniteFloat | None = None
+    publish_by: FiniteFloat | None = None
+    # The fastest running disk (its index) and its own (seconds, percent) history.
+    fast_disk: int | None = None
+    fast_seen: tuple[tuple[FiniteFloat, FiniteFloat], ...] = Field(default=(), max_length=16)
+    # The plan was sure a percentage changes at the publish in (after, by].
+    sure_change: tuple[FiniteFloat, FiniteFloat] | None = None
+    # The observations contradicted a steady rhythm or rate: today's schedule from then on.
+    rhythm_broken: bool = False
 
 
 class Outcome(_Model):

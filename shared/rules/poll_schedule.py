@@ -5,15 +5,24 @@ Azure publishes progress about every 10 minutes and it may jump from 0 to 100, s
 - back off exponentially toward the progress granularity, never past `max_seconds`;
 - once progress has moved at least twice, estimate the finish from the observed rate and aim
   at it (never sooner than `min_seconds`, never later than the backoff bound).
+
+That backoff is the fallback. When the observations fit a publish rhythm and a steady rate
+(`shared.rules.poll_rhythm`), the schedule is learned instead: it skips every publish that cannot
+be the copy's last, polls just after the earliest one that can (and the next one if the copy was
+not done), bisects the publish window while a change of the percentage is certain, and waits at
+most `learned_max_seconds`. Observations that fit no rhythm (jittery publishes, a rate that
+changes) send it back to the backoff for good.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.model.message import PollState
+from shared.rules import poll_rhythm
+from shared.rules.poll_rhythm import Arc
 from shared.settings import PollSettings
 
 
@@ -22,10 +31,35 @@ class PollPlan:
     delay_seconds: float
     expected_finish: datetime | None
     reason: str
+    # Learned plans only: the publish window in which the percentage is sure to change (kept in
+    # the poll state so the next observation can halve the publish window either way).
+    sure_change: tuple[float, float] | None = None
+    # The observations stopped fitting a rhythm and a steady rate: back to the backoff for good.
+    rhythm_broken: bool = False
 
 
-def observe(state: PollState, now: datetime, percent: float | None) -> PollState:
-    """Fold one observation into the poll history."""
+def carry(state: PollState, plan: PollPlan) -> PollState:
+    """The poll state to send with the next poll: what the plan learned."""
+    return state.model_copy(
+        update={
+            "sure_change": plan.sure_change,
+            "rhythm_broken": state.rhythm_broken or plan.rhythm_broken,
+        }
+    )
+
+
+def observe(
+    state: PollState,
+    now: datetime,
+    percent: float | None,
+    *,
+    slowest: float | None = None,
+    fastest: tuple[int, float] | None = None,
+    interval: float = 0.0,
+) -> PollState:
+    """Fold one observation into the poll history. `slowest` (the slowest disk's percentage)
+    and `interval` (Azure's publish interval) feed the learned schedule; without them it is
+    today's history only."""
     changes: dict[str, object] = {"count": state.count + 1, "last_polled_at": now}
     if state.started_at is None:
         changes["started_at"] = now
@@ -36,7 +70,67 @@ def observe(state: PollState, now: datetime, percent: float | None) -> PollState
         if state.last_percent is None or percent != state.last_percent:
             changes["last_percent"] = percent
             changes["last_progress_at"] = now
+    base = state.started_at or now
+    if slowest is not None and interval > 0 and not state.rhythm_broken:
+        t = round((now - base).total_seconds(), 3)
+        changes.update(_learn(state, t, percent, slowest, interval))
+        if fastest is not None and not changes.get("rhythm_broken"):
+            changes.update(_learn_fastest(state, t, fastest))
     return state.model_copy(update=changes)
+
+
+def _arc(state: PollState, interval: float) -> Arc | None:
+    if state.publish_after is None or state.publish_by is None:
+        return None
+    return Arc(state.publish_after, state.publish_by, interval)
+
+
+def _learn(
+    state: PollState, t: float, percent: float | None, slowest: float, interval: float
+) -> dict[str, object]:
+    """The rhythm part of `observe`: the publish window and the kept observations."""
+    arc: Arc | bool | None = _arc(state, interval)
+    previous = state.seen[-1] if state.seen else None
+    if previous is not None and slowest < previous[1]:
+        return {"rhythm_broken": True}  # a percentage that goes back fits no steady rate
+    changed = previous is not None and slowest != previous[1]
+    # Any disk's move marks a publish (a fast disk moves at more of them than the slowest);
+    # only between this poll and the one just before it, both seen here.
+    last = state.last_polled_at
+    consecutive = (
+        previous is not None
+        and last is not None
+        and state.started_at is not None
+        and abs((last - state.started_at).total_seconds() - previous[0]) < 1e-3
+    )
+    moved = changed or (consecutive and percent != state.last_percent)
+    if previous is not None and consecutive and moved:
+        arc = poll_rhythm.narrow(arc if arc else None, previous[0], t, interval)
+    if arc is not False and state.sure_change is not None:
+        low, high = state.sure_change
+        if low < t <= high:  # the publish in (low, high] was sure to change the percentage
+            bracket = (low, t) if moved else (t, high)
+            arc = poll_rhythm.narrow(arc if arc else None, *bracket, interval)
+        elif t > high and not moved:  # it did not: the rhythm or the rate was not what it seemed
+            return {"rhythm_broken": True}
+    if arc is False:
+        return {"rhythm_broken": True}
+    update: dict[str, object] = {
+        "seen": poll_rhythm.keep(state.seen, (t, slowest)),
+        "sure_change": None,
+    }
+    if isinstance(arc, Arc):
+        update["publish_after"], update["publish_by"] = round(arc.lo, 3), round(arc.hi, 3)
+    return update
+
+
+def _learn_fastest(state: PollState, t: float, fastest: tuple[int, float]) -> dict[str, object]:
+    """The fastest running disk moves at more publishes: its own rate tells when a change is
+    sure. A different disk (the last one finished) starts its history afresh."""
+    disk, percent = fastest
+    if disk != state.fast_disk or (state.fast_seen and percent < state.fast_seen[-1][1]):
+        return {"fast_disk": disk, "fast_seen": ((t, percent),)}
+    return {"fast_seen": poll_rhythm.keep(state.fast_seen, (t, percent))}
 
 
 _LONGEST_ESTIMATE_SECONDS = 15 * 24 * 3600.0
@@ -64,8 +158,25 @@ def expected_finish(state: PollState) -> datetime | None:
     return state.last_progress_at + timedelta(seconds=remaining)
 
 
-def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPlan:
-    """Delay before the next poll, given the history including the observation just made."""
+def next_poll(
+    state: PollState,
+    now: datetime,
+    settings: PollSettings,
+    *,
+    copy_started: datetime | None = None,
+) -> PollPlan:
+    """Delay before the next poll, given the history including the observation just made;
+    `copy_started` (when the copy was requested) bounds when replication can have begun."""
+    fallback = backoff_plan(state, now, settings)
+    learned = learned_plan(state, now, settings, copy_started, fallback)
+    if learned is None and state.seen and not state.rhythm_broken:
+        return replace(fallback, rhythm_broken=True)  # it was learning: it fits no more
+    return learned or fallback
+
+
+def backoff_plan(state: PollState, now: datetime, settings: PollSettings) -> PollPlan:
+    """Today's schedule: exponential backoff to the progress granularity, aimed at the linear
+    estimate of the finish once progress has moved."""
     granularity = max(settings.progress_granularity_seconds, settings.min_seconds)
     ceiling = min(settings.max_seconds, granularity)
     floor = min(settings.min_seconds, ceiling)
@@ -85,3 +196,98 @@ def next_poll(state: PollState, now: datetime, settings: PollSettings) -> PollPl
     if until_finish < bound:
         return PollPlan(until_finish, finish, "aiming at the expected finish")
     return PollPlan(bound, finish, "expected finish is beyond the backoff bound")
+
+
+# A publish window this narrow (a fraction of the interval) is not worth bisecting further.
+_FINE_FRACTION = 0.2
+
+
+def learned_plan(
+    state: PollState,
+    now: datetime,
+    settings: PollSettings,
+    copy_started: datetime | None,
+    fallback: PollPlan,
+) -> PollPlan | None:
+    """The schedule learned from the observations, or None when they fit no rhythm and rate."""
+    interval = settings.progress_granularity_seconds
+    if state.rhythm_broken or not state.seen or interval <= 0 or state.started_at is None:
+        return None
+    base = state.started_at
+    t_now = (now - base).total_seconds()
+    arc = _arc(state, interval)
+    started = None if copy_started is None else (copy_started - base).total_seconds()
+    fitted = poll_rhythm.fit(state.seen, arc, interval, started)
+    if fitted is None:
+        return None
+    floor = settings.min_seconds
+    bound = max(settings.learned_max_seconds, floor)
+    v_last = state.seen[-1][1]
+    end_low, end_high = fitted.end_range()
+    # The job's expected finish stays the linear estimate: the polygon's corners bound the end,
+    # they do not estimate it.
+    finish = fallback.expected_finish
+
+    fine = _FINE_FRACTION * interval
+    after = poll_rhythm.SLACK_FRACTION * interval
+    # With no window known yet, every stretch of one interval holds one publish.
+    known = arc or Arc(t_now - interval, t_now, interval)
+    # Publishes accounted for up to `seen_to`: past the current window if this poll saw its
+    # publish (a move since a poll made after the window before).
+    seen_to = t_now
+    if arc is not None and arc.inside(t_now) and state.last_progress_at == now:
+        low, high = arc.window_at_or_after(t_now)
+        if len(state.seen) > 1 and state.seen[-2][0] >= high - interval:
+            seen_to = high
+    fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
+
+    def sure_to_change(low: float, high: float) -> bool:
+        """Must the publish in (low, high] change a percentage (the slowest or the fastest
+        disk's)? Only said of the next publish: one in between could change it first."""
+        if not high - interval <= seen_to <= low:
+            return False
+        for rates, last in ((fitted, v_last), (fast, state.fast_seen[-1][1] if fast else 0)):
+            if rates is None:
+                continue
+            # It moves by at least a whole percent between two publishes, or is past it by then.
+            if rates.slowest_rate() * interval >= 1 or rates.lowest_value(low) >= last + 1:
+                return True
+        return False
+
+    next_low, next_high = known.window_at_or_after(seen_to + 1e-6)
+    next_sure = (next_low, next_high) if sure_to_change(next_low, next_high) else None
+
+    def plan(at: float, reason: str, sure: tuple[float, float] | None = next_sure) -> PollPlan:
+        delay = min(max(at - t_now, floor), bound)
+        return PollPlan(delay, finish, reason, sure)
+
+    if next_sure and known.width > fine and not known.inside(seen_to):
+        middle = (next_low + next_high) / 2
+        if middle - t_now >= floor and next_high < end_high:
+            return plan(middle, "bisecting the publish window")
+    if max(v for _, v in state.seen) < 1:
+        # Nothing has moved yet: every publish so far could have been the last; poll no sooner
+        # than the backoff would (a small copy ends within the first publishes).
+        # Zeros alone skip only on the weakest reading (publishes at most an interval apart),
+        # never on a publish window that a single early bracket may have got wrong.
+        earliest = t_now + fallback.delay_seconds
+        unwindowed = poll_rhythm.fit(state.seen, None, interval, started)
+        zero_end = unwindowed.end_range()[0] if unwindowed else t_now
+        return plan(max(earliest, min(end_low, zero_end)), "learning: no progress seen yet")
+    # The earliest publish that can be the copy's last.
+    low, high = known.window_at_or_after(max(end_low, seen_to + 1e-6))
+    start = max(low, end_low, t_now)
+    width = high - max(low, end_low)
+    if arc is not None and width > fine and end_high <= high + interval:
+        # The end is in this window or the next: walk through it, in fine steps when it is
+        # the last for sure (each poll that sees it still running narrows the window from the
+        # left), else in up to three. Further off, one poll just after each window.
+        certain = end_high <= low
+        step = fine / 2 if certain else min(max(width / 3, fine / 2), fine)
+        sure = (low, high) if certain and high - interval <= seen_to <= low else next_sure
+        if start + step < high:
+            return plan(
+                start + step, "stepping through the first publish that can be the last", sure
+            )
+    # With no window known, one interval after a poll always holds the next publish.
+    return plan(high + (after if arc else 0.0), "just after the first publish that can be the last")

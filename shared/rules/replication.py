@@ -93,3 +93,26 @@ def _mean(disks: Sequence[DiskProgress]) -> float | None:
         return None
     # A disk that reports no percentage yet counts as 0 so the mean never overstates progress.
     return round(sum(known) / len(disks), 2) if known else 0.0
+
+
+def slowest_percent(view: ReplicationView) -> float | None:
+    """The lowest disk percentage: the disk that ends last (a copy's disks start together);
+    None while any disk reports none."""
+    percents = [d.percent for d in view.disks]
+    if not percents or any(p is None for p in percents):
+        return None
+    return min(p for p in percents if p is not None)
+
+
+def fastest_running(view: ReplicationView) -> tuple[int, float] | None:
+    """(index, percent) of the disk furthest along that has not finished: it moves at more
+    publishes than the slowest, so it shows Azure's publish rhythm sooner."""
+    running = [
+        (d.percent, i)
+        for i, d in enumerate(view.disks)
+        if d.percent is not None and d.percent < 100 and not _is_succeeded(d)
+    ]
+    if not running:
+        return None
+    percent, index = max(running)
+    return index, percent

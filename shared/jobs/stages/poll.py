@@ -16,8 +16,8 @@ from shared.jobs.stages.retries import to_finish
 from shared.jobs.stages.step import Result, Step, send, step
 from shared.model.job import JobRecord
 from shared.model.message import Failure, JobMessage, Outcome, Stage
-from shared.rules.poll_schedule import next_poll, observe
-from shared.rules.replication import CopyStatus, assess
+from shared.rules.poll_schedule import carry, next_poll, observe
+from shared.rules.replication import CopyStatus, assess, fastest_running, slowest_percent
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,20 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
     state_text = (
         view.status.value if view.percent is None else f"{view.status.value} {view.percent:.0f}%"
     )
-    history = observe(message.poll, now, view.percent)
-    plan = next_poll(history, now, settings)
+    # The learned schedule follows the slowest disk: the copy ends when it does.
+    replicating = view.status is CopyStatus.REPLICATING
+    slowest = slowest_percent(view) if replicating else None
+    fastest = fastest_running(view) if replicating else None
+    history = observe(
+        message.poll,
+        now,
+        view.percent,
+        slowest=slowest,
+        fastest=fastest,
+        interval=settings.progress_granularity_seconds,
+    )
+    plan = next_poll(history, now, settings, copy_started=message.started_at)
+    history = carry(history, plan)
     log.info(
         "job %s: %s; next poll in %.1fs (%s)",
         message.job_id,
