@@ -27,6 +27,7 @@ from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.errors import SettingsError
+from shared.storage.counting import TransactionCounter
 
 STATIC_TOKEN_SETTING = "STORAGE_STATIC_TOKEN"  # noqa: S105 - a setting name, not a token
 CA_BUNDLE_SETTING = "STORAGE_CA_BUNDLE"
@@ -150,22 +151,42 @@ class StorageAccount:
     def queue_service(self) -> QueueServiceClient:
         # The Functions host decodes queue messages as base64 by default; encode to match.
         policy = TextBase64EncodePolicy()
+        # Appended after the retry policy: every attempt on the wire is counted. Queue clients
+        # made by get_queue_client share this pipeline's policies.
+        counted = {"_additional_pipeline_policies": [TransactionCounter("queue")]}
         if self.connection_string:
             return QueueServiceClient.from_connection_string(
-                self.connection_string, message_encode_policy=policy
+                self.connection_string, message_encode_policy=policy, **counted
             )
         assert self.queue_service_uri
         return QueueServiceClient(
             self.queue_service_uri,
             credential=self._credential(),
             message_encode_policy=policy,
+            **counted,
             **self._transport_options(),
         )
 
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
-            return TableServiceClient.from_connection_string(self.connection_string)
-        assert self.table_service_uri
-        return TableServiceClient(
-            self.table_service_uri, credential=self._credential(), **self._transport_options()
-        )
+            service = TableServiceClient.from_connection_string(self.connection_string)
+        else:
+            assert self.table_service_uri
+            service = TableServiceClient(
+                self.table_service_uri, credential=self._credential(), **self._transport_options()
+            )
+        return counting_tables(service)
+
+
+def counting_tables(service: TableServiceClient) -> TableServiceClient:
+    """Count the transactions of every table client `service.get_table_client` makes.
+
+    azure-data-tables takes no extra policies, but builds each table client's pipeline from the
+    service's policy list: the counter goes in right after the retry policy (every attempt)."""
+    policies: list[Any] = service._policies  # no public hook for extra policies
+    after_retry = next(
+        (i + 1 for i, p in enumerate(policies) if type(p).__name__.endswith("RetryPolicy")),
+        len(policies),
+    )
+    policies.insert(after_retry, TransactionCounter("table"))
+    return service
