@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import psutil
@@ -303,7 +304,7 @@ def work_per_copy(
         1
         for entry in log["requests"]
         if entry["operation"] == "RestorePoints_Get"
-        and POLL_QUERY in str(entry.get("query") or "").lower()
+        and POLL_QUERY in unquote(str(entry.get("query") or "")).lower()
     )
     arm_total = sum(log["counts"].values())
     host_cpu = sum(v for k, v in cpu.items() if k.startswith("host"))

@@ -33,9 +33,9 @@ def transaction_kind(service: str, method: str, url: str) -> str:
         elif last.endswith("()"):
             what = "query"
         elif "(" in last:
-            what = "entity"
+            what = "entity"  # read, replace, merge or delete one row
         else:
-            what = "other"
+            what = "insert"  # POST to the table itself
     elif last == "messages":
         what = "messages"  # send (POST) or receive (GET)
     elif "/messages/" in path:
