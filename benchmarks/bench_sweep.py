@@ -200,7 +200,7 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
 async def ledger_probe(services: Any, report: Any) -> dict[str, Any]:
     """One pair's ledger query, alone (no concurrency), next to a point read: shows whether
     the per-pair query's cost follows the whole table's size rather than the pair's."""
-    from shared.rules.copy_rules import pair_key
+    from shared.model.keys import pair_key
 
     if not report.pairs:
         return {}
