@@ -45,6 +45,24 @@ async def inspect_source(
             f"{source} is itself a cross-region copy; Azure cannot copy a copy. "
             "Copy the original restore point instead.",
         )
+    # The restore point names its VM's region (sourceMetadata.location), and Azure keeps a
+    # VM's local collection in the VM's region: that is the collection's region, without
+    # reading the collection. A body without it (the field is read-only and not promised by
+    # the spec) falls back to the collection itself: the safe reading.
+    region = bodies.source_region(rp) or await _collection_region(arm, source, correlation_id)
+    if region == target_region:
+        raise SourceProblem(
+            "SameRegion",
+            "Target region is the source region",
+            f"{source} is in {region}; choose a different targetRegion "
+            "(Azure does not copy restore points within a region)",
+        )
+    return SourceFacts(region, bodies.time_created(rp))
+
+
+async def _collection_region(
+    arm: ArmClient, source: RestorePointId, correlation_id: str | None
+) -> str:
     rpc = await arm.get_or_none(
         str(source.collection),
         operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
@@ -57,12 +75,4 @@ async def inspect_source(
             f"collection {source.collection} does not exist "
             "(or this app's identity cannot read it)",
         )
-    region = bodies.location(rpc)
-    if region == target_region:
-        raise SourceProblem(
-            "SameRegion",
-            "Target region is the source region",
-            f"{source} is in {region}; choose a different targetRegion "
-            "(Azure does not copy restore points within a region)",
-        )
-    return SourceFacts(region, bodies.time_created(rp))
+    return bodies.location(rpc)
