@@ -21,6 +21,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "repeated_restore_point_put": frozenset({"201", "200", "409"}),
     "throttle_body": frozenset({"wrapped", "bare"}),
     "cross_region_creation": frozenset({"refuse", "allow", "copy-rules"}),
+    "restore_point_source_location": frozenset({"present", "absent"}),
 }
 
 
@@ -89,6 +90,9 @@ class EmulatorConfig:
     # A repeated PUT of an existing restore point with the same body: "201" (the spec's only
     # status), "200", or "409" (refused).
     repeated_restore_point_put: str = "201"
+    # sourceMetadata.location of a restore point: "present" (as on the wire) or "absent" (the
+    # field is read-only and the spec does not promise it).
+    restore_point_source_location: str = "present"
     # The Compute 429 body: "wrapped" in {"error": ...} (ARM's canonical shape) or "bare" (as
     # the Compute throttling doc shows it).
     throttle_body: str = "wrapped"

@@ -33,8 +33,12 @@ def current() -> dict[str, Any]:
     }
 
 
+def path_for(directory: str, pid: int | None = None) -> Path:
+    return Path(directory) / f"{pid or os.getpid()}.json"
+
+
 def write(directory: str) -> None:
-    target = Path(directory) / f"{os.getpid()}.json"
+    target = path_for(directory)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temp.write_text(json.dumps(current(), sort_keys=True))
     temp.replace(target)

@@ -145,8 +145,11 @@ class StorageAccount:
         return DefaultAzureCredential()
 
     def _transport_options(self) -> dict[str, Any]:
-        # A path: azure-core's aiohttp transport then trusts only that CA for these clients.
-        return {"connection_verify": self.ca_bundle} if self.ca_bundle else {}
+        options: dict[str, Any] = {"use_env_settings": environment_settings_apply()}
+        if self.ca_bundle:
+            # A path: azure-core's aiohttp transport then trusts only that CA for these clients.
+            options["connection_verify"] = self.ca_bundle
+        return options
 
     def queue_service(self) -> QueueServiceClient:
         # The Functions host decodes queue messages as base64 by default; encode to match.
@@ -156,7 +159,10 @@ class StorageAccount:
         counted = {"_additional_pipeline_policies": [TransactionCounter("queue")]}
         if self.connection_string:
             return QueueServiceClient.from_connection_string(
-                self.connection_string, message_encode_policy=policy, **counted
+                self.connection_string,
+                message_encode_policy=policy,
+                **counted,
+                **self._transport_options(),
             )
         assert self.queue_service_uri
         return QueueServiceClient(
@@ -169,13 +175,28 @@ class StorageAccount:
 
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
-            service = TableServiceClient.from_connection_string(self.connection_string)
+            service = TableServiceClient.from_connection_string(
+                self.connection_string, **self._transport_options()
+            )
         else:
             assert self.table_service_uri
             service = TableServiceClient(
                 self.table_service_uri, credential=self._credential(), **self._transport_options()
             )
         return counting_tables(service)
+
+
+def environment_settings_apply(env: Mapping[str, str] | None = None) -> bool:
+    """Would aiohttp's `trust_env` change anything: a proxy variable or a netrc file?
+
+    With it on, aiohttp looks both up again on every request, in a worker thread: a thread hop
+    per storage transaction. Without any of them the lookups find nothing, so they are turned
+    off; with one, they stay on exactly as before."""
+    env = os.environ if env is None else env
+    if any(name.lower().endswith("_proxy") and value for name, value in env.items()):
+        return True
+    netrc = env.get("NETRC") or str(Path("~/.netrc").expanduser())
+    return Path(netrc).is_file()
 
 
 def counting_tables(service: TableServiceClient) -> TableServiceClient:

@@ -61,7 +61,7 @@ class KnownRows(Generic[T]):
     write fail if anyone changed the row since, so a stale memory costs a retry, never a lost
     update, and a read is saved whenever the memory was current."""
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 1024) -> None:
         self._limit = limit
         self._rows: OrderedDict[str, tuple[T, str]] = OrderedDict()
 
