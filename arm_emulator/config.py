@@ -23,6 +23,7 @@ CHOICES: dict[str, frozenset[str]] = {
     "cross_region_creation": frozenset({"refuse", "allow", "copy-rules"}),
     "copy_encryption": frozenset({"honour", "platform-key"}),
     "progress_phase": frozenset({"aligned", "random"}),
+    "restore_point_source_location": frozenset({"present", "absent"}),
 }
 
 
@@ -96,6 +97,9 @@ class EmulatorConfig:
     # A repeated PUT of an existing restore point with the same body: "201" (the spec's only
     # status), "200", or "409" (refused).
     repeated_restore_point_put: str = "201"
+    # sourceMetadata.location of a restore point: "present" (as on the wire) or "absent" (the
+    # field is read-only and the spec does not promise it).
+    restore_point_source_location: str = "present"
     # The Compute 429 body: "wrapped" in {"error": ...} (ARM's canonical shape) or "bare" (as
     # the Compute throttling doc shows it).
     throttle_body: str = "wrapped"

@@ -107,6 +107,8 @@ def rp_body(
     if rp.exclude_disks:
         props["excludeDisks"] = [{"id": d} for d in rp.exclude_disks]
     props["sourceMetadata"] = _source_metadata(rp, shape)
+    if cfg.restore_point_source_location == "absent":
+        props["sourceMetadata"].pop("location", None)
     if rp.instant_access_minutes is not None and "rp.instantAccessDurationMinutes" in shape:
         props["instantAccessDurationMinutes"] = rp.instant_access_minutes
     if "rp.instantAccessStatus" in shape:

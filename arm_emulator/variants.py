@@ -76,6 +76,12 @@ ALL_VARIANT_SETS: tuple[VariantSet, ...] = (
         {"repeated_restore_point_put": "409"},
     ),
     VariantSet(
+        "source-location-absent",
+        "A restore point's sourceMetadata has no location (read-only, not promised by the "
+        "spec): a client must find the region on the collection.",
+        {"restore_point_source_location": "absent"},
+    ),
+    VariantSet(
         "throttle-body-bare",
         "The copy throttle's 429 body is bare ({code, message, details}), as the Compute "
         "throttling doc shows it.",

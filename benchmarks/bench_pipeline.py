@@ -28,15 +28,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import psutil
@@ -46,6 +50,8 @@ from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import DiskSpec, Scenario
 from benchmarks.common import (
     fmt_summary,
+    git_commit,
+    load_labelled,
     machine,
     machine_line,
     now_iso,
@@ -238,12 +244,13 @@ def replication_seconds(disks: list[dict[str, Any]], config: Mapping[str, Any]) 
 
 
 def run_once(args: argparse.Namespace) -> dict[str, Any]:
-    options = StackOptions(
-        time_scale=args.time_scale, hosts=args.hosts, app_settings=dict(APP_SETTINGS)
-    )
+    counts_dir = Path(tempfile.mkdtemp(prefix="rpcopy-counts-"))
+    settings = dict(APP_SETTINGS) | {"WORK_COUNTS_DIR": str(counts_dir)}
+    options = StackOptions(time_scale=args.time_scale, hosts=args.hosts, app_settings=settings)
     with running_stack(options) as stack:
         sources = seed(stack.arm_endpoint, args.copies, args.disk_gb)
         watcher = EventWatcher(stack.storage_connection).start()
+        work_before = read_work_counts(counts_dir)
         cpu_before = cpu_seconds(stack)
         try:
             started = time.time()
@@ -260,8 +267,72 @@ def run_once(args: argparse.Namespace) -> dict[str, Any]:
             log = control.get("/_emulator/requests").raise_for_status().json()
             state = control.get("/_emulator/state").raise_for_status().json()
             config = control.get("/_emulator/config").raise_for_status().json()
+        time.sleep(WORK_COUNTS_INTERVAL + 0.5)  # the hosts rewrite their counts every second
+        work = work_delta(work_before, read_work_counts(counts_dir))
         result = analyse(args, posted, accepted, watcher, log, state, config, started, finished)
+        result["work"] = work_per_copy(work, log, cpu, result["completed"])
         return result | {"complete": complete, "cpuSeconds": cpu}
+
+
+WORK_COUNTS_INTERVAL = 1.0
+POLL_QUERY = "$expand=instanceview"
+
+
+def read_work_counts(directory: Path) -> dict[str, dict[str, Any]]:
+    """Each host's counts file (`shared.work_counts`), by pid."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in directory.glob("*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            out[path.stem] = json.loads(path.read_text())
+    return out
+
+
+def work_delta(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """ARM calls and storage transactions of every host during the run, summed by kind."""
+    total: dict[str, dict[str, int]] = {"armCalls": {}, "storageTransactions": {}}
+    for pid, counts in after.items():
+        for what, by_kind in total.items():
+            earlier = before.get(pid, {}).get(what, {})
+            for kind, n in counts.get(what, {}).items():
+                delta = int(n) - int(earlier.get(kind, 0))
+                if delta:
+                    by_kind[kind] = by_kind.get(kind, 0) + delta
+    return total
+
+
+def work_per_copy(
+    work: dict[str, dict[str, int]], log: dict[str, Any], cpu: dict[str, float], completed: int
+) -> dict[str, Any]:
+    """Issue #3 part 4: per completed copy, ARM calls outside the replication polls (the
+    emulator's log: every request but the poll stage's `$expand=instanceView` reads), storage
+    transactions (the hosts' counting policy) and host CPU seconds."""
+    polls = sum(
+        1
+        for entry in log["requests"]
+        if entry["operation"] == "RestorePoints_Get"
+        and POLL_QUERY in unquote(str(entry.get("query") or "")).lower()
+    )
+    arm_total = sum(log["counts"].values())
+    host_cpu = sum(v for k, v in cpu.items() if k.startswith("host"))
+    storage = work["storageTransactions"]
+
+    def per(n: float) -> float | None:
+        return round(n / completed, 2) if completed else None
+
+    return {
+        "armCallsOutsidePolls": arm_total - polls,
+        "replicationPolls": polls,
+        "armCallsOutsidePollsPerCopy": per(arm_total - polls),
+        "appArmCallsByOperation": dict(sorted(work["armCalls"].items())),
+        "storageTransactions": sum(storage.values()),
+        "storageTransactionsPerCopy": per(sum(storage.values())),
+        "storageTransactionsByKind": dict(sorted(storage.items())),
+        "storageTransactionsPerCopyByKind": {k: per(v) for k, v in sorted(storage.items())},
+        "hostCpuSeconds": round(host_cpu, 2),
+        "hostCpuMsPerCopy": round(host_cpu * 1000 / completed, 1) if completed else None,
+    }
 
 
 def settle(control: httpx.Client, quiet: float = 1.0, limit: float = 15.0) -> None:
@@ -419,7 +490,53 @@ def _count(values: Any) -> dict[str, int]:
 # ---- report ------------------------------------------------------------------------------------
 
 
-def render(r: dict[str, Any]) -> str:
+def render_labelled(labelled: dict[str, dict[str, Any]]) -> str:
+    """Every labelled measurement (before / after a change) in one file, with a comparison."""
+    order = sorted(labelled, key=lambda k: (k != "before", k != "after", k))
+    lines = ["# Copy pipeline benchmark", ""]
+    if "before" in labelled and "after" in labelled:
+        lines += ["## Before and after (median over runs)", "", *compare(labelled), ""]
+    for label in order:
+        lines += [render(labelled[label], title=f"## {label}").rstrip("\n"), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return (
+        ordered[len(ordered) // 2]
+        if len(ordered) % 2
+        else sum(ordered[len(ordered) // 2 - 1 :][:2]) / 2
+    )
+
+
+def compare(labelled: dict[str, dict[str, Any]]) -> list[str]:
+    measures: list[tuple[str, Any]] = [
+        ("POST response p95 (s)", lambda x: x["posts"]["responseSeconds"]["p95"]),
+        ("POST -> copy PUT p95 (s)", lambda x: x["postToCopyPutSeconds"]["p95"]),
+        ("POST -> copy PUT median (s)", lambda x: x["postToCopyPutSeconds"]["median"]),
+        ("ARM calls per copy outside polls", lambda x: x["work"]["armCallsOutsidePollsPerCopy"]),
+        ("storage transactions per copy", lambda x: x["work"]["storageTransactionsPerCopy"]),
+        ("host CPU ms per copy", lambda x: x["work"]["hostCpuMsPerCopy"]),
+        ("wall time (s)", lambda x: x["wallSeconds"]),
+    ]
+    rows = []
+    for name, get in measures:
+        cells = []
+        for label in ("before", "after"):
+            values = [get(run) for run in labelled[label]["runs"] if run.get("work")]
+            cells.append(round(_median(values), 3) if values else "n/a")
+        rows.append([name, *cells])
+    dates = {label: labelled[label]["date"] for label in ("before", "after")}
+    return [
+        f"before: {dates['before']} (commit {labelled['before'].get('commit', '?')}); "
+        f"after: {dates['after']} (commit {labelled['after'].get('commit', '?')})",
+        "",
+        *table(["measure", "before", "after"], rows),
+    ]
+
+
+def render(r: dict[str, Any], title: str = "# Copy pipeline benchmark") -> str:
     runs = r["runs"]
     head = ["measure", *(f"run {i + 1}" for i in range(len(runs)))]
 
@@ -472,6 +589,31 @@ def render(r: dict[str, Any]) -> str:
         ),
     ]
     rows.append(row("CPU seconds during the run", lambda x: _cpu_cell(x["cpuSeconds"])))
+    rows += [
+        row(
+            "**ARM calls per copy outside the replication polls**",
+            lambda x: (
+                f"**{x['work']['armCallsOutsidePollsPerCopy']}** "
+                f"({x['work']['replicationPolls']} polls in all)"
+            ),
+        ),
+        row(
+            "**storage transactions per copy** (app's clients)",
+            lambda x: (
+                f"**{x['work']['storageTransactionsPerCopy']}** "
+                f"({x['work']['storageTransactions']} all)"
+            ),
+        ),
+        row("**host CPU per copy**", lambda x: f"**{x['work']['hostCpuMsPerCopy']} ms**"),
+    ]
+    kinds = sorted({k for run in runs for k in run["work"]["storageTransactionsByKind"]})
+    for kind in kinds:
+        rows.append(
+            row(
+                f"storage `{kind}` per copy",
+                lambda x, kind=kind: x["work"]["storageTransactionsPerCopyByKind"].get(kind, 0),
+            )
+        )
     ops = sorted({op for run in runs for op in run["armCalls"]["byOperation"]})
     for op in ops:
         rows.append(
@@ -482,9 +624,10 @@ def render(r: dict[str, Any]) -> str:
         )
     settings = ", ".join(f"`{k}={v}`" for k, v in r["appSettings"].items())
     lines = [
-        "# Copy pipeline benchmark",
+        title,
         "",
         f"Date: {r['date']}  ",
+        f"Commit: {r.get('commit', '?')}  ",
         f"Machine: {machine_line(r['machine'])}  ",
         f"Command: `{r['command']}`  ",
         f"Stack: Azurite + ARM emulator (time scale {r['timeScale']:g}: "
@@ -524,6 +667,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--disk-gb", type=int, default=4, help="OS disk size of each VM")
     parser.add_argument("--timeout", type=float, default=300, help="per-run limit (s)")
     parser.add_argument("--name", default=None, help="results file name (default by hosts)")
+    parser.add_argument(
+        "--label",
+        default="after",
+        help="kept beside the file's other labels: 'before' a change, 'after' it (default)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.copies <= 500 or not 1 <= args.hosts <= 4 or not 1 <= args.runs <= 5:
         parser.error("bounded: --copies 1..500, --hosts 1..4, --runs 1..5")
@@ -541,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {
         "date": now_iso(),
+        "commit": git_commit(),
+        "label": args.label,
         "machine": host,
         "command": command,
         "copies": args.copies,
@@ -551,8 +701,10 @@ def main(argv: list[str] | None = None) -> int:
         "hostJsonQueues": "host.json: batchSize 16, newBatchThreshold 8, maxPollingInterval 2 s",
         "runs": runs,
     }
-    markdown = render(results)
-    write_results(name, results, markdown)
+    labelled = load_labelled(name)
+    labelled[args.label] = results
+    markdown = render_labelled(labelled)
+    write_results(name, {"labels": labelled}, markdown)
     print(markdown)
     ok = all(run["complete"] and run["completed"] == args.copies for run in runs)
     return 0 if ok else 1

@@ -43,7 +43,9 @@ import psutil
 from arm_emulator.scenarios import DiskSpec, Scenario
 from benchmarks.common import (
     RssSampler,
+    git_commit,
     high_water_mark_bytes,
+    load_labelled,
     machine,
     machine_line,
     mb,
@@ -134,6 +136,7 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     os.environ.update(env)  # the storage connection is read from the environment by name
     from shared.services import Services
     from shared.settings import Settings
+    from shared.storage import counting
     from shared.storage.ledger import Ledger
     from shared.storage.pairs import PairStore
     from shared.sweep import reconcile as sweep_module
@@ -152,10 +155,14 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
     try:
         await services.ledger.ensure_table()  # table creation is not the sweep's cost
         baseline = psutil.Process().memory_info().rss
+        counting.reset()
+        cpu_started = time.process_time()
         with RssSampler() as sampler:
             started = time.perf_counter()
             report = await sweep_module.sweep(services, dry_run=dry_run)
             wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        transactions = counting.snapshot()
         timings.active = False  # the probe's own queries are not the sweep's
         probe = await ledger_probe(services, report)
     finally:
@@ -177,6 +184,9 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
         "pairErrors": sum(len(p.errors) for p in report.pairs),
         "problems": report.problems[:5],
         "timings": timings.report(),
+        "cpuSeconds": round(cpu, 2),
+        "storageTransactions": sum(transactions.values()),
+        "storageTransactionsByKind": dict(sorted(transactions.items())),
         "ledgerProbe": probe,
         "rss": {
             "baselineMB": mb(baseline),
@@ -190,7 +200,7 @@ async def _run_sweep(env: dict[str, str], dry_run: bool) -> dict[str, Any]:
 async def ledger_probe(services: Any, report: Any) -> dict[str, Any]:
     """One pair's ledger query, alone (no concurrency), next to a point read: shows whether
     the per-pair query's cost follows the whole table's size rather than the pair's."""
-    from shared.rules.copy_rules import pair_key
+    from shared.model.keys import pair_key
 
     if not report.pairs:
         return {}
@@ -289,11 +299,46 @@ def arm_calls(log: dict[str, Any], collections: int) -> dict[str, Any]:
 # ---- report ------------------------------------------------------------------------------------
 
 
-def render(r: dict[str, Any]) -> str:
+def render_labelled(labelled: dict[str, dict[str, Any]]) -> str:
+    """Every labelled measurement (before / after a change) in one file, with a comparison."""
+    order = sorted(labelled, key=lambda k: (k != "before", k != "after", k))
+    lines = ["# Sweep benchmark", ""]
+    if "before" in labelled and "after" in labelled:
+        rows = []
+        for name, get in (
+            ("sweep wall (s)", lambda p: p["sweep"]["wallSeconds"]),
+            ("jobs requested", lambda p: p["sweep"]["requestedJobs"]),
+            ("storage transactions (sweep)", lambda p: p["sweep"].get("storageTransactions")),
+            ("sweep CPU (s)", lambda p: p["sweep"].get("cpuSeconds")),
+            ("re-sweep wall (s)", lambda p: p["re-sweep"]["wallSeconds"]),
+            ("dry-run wall (s)", lambda p: p["dry-run"]["wallSeconds"]),
+        ):
+            cells = [
+                " / ".join(str(get(run["phases"])) for run in labelled[label]["runs"])
+                for label in ("before", "after")
+            ]
+            rows.append([name, *cells])
+        lines += [
+            "## Before and after (each run)",
+            "",
+            f"before: {labelled['before']['date']} (commit "
+            f"{labelled['before'].get('commit', '?')}); after: {labelled['after']['date']} "
+            f"(commit {labelled['after'].get('commit', '?')})",
+            "",
+            *table(["measure", "before", "after"], rows),
+            "",
+        ]
+    for label in order:
+        lines += [render(labelled[label], title=f"## {label}", level="###").rstrip("\n"), ""]
+    return "\n".join(lines) + "\n"
+
+
+def render(r: dict[str, Any], title: str = "# Sweep benchmark", level: str = "##") -> str:
     lines = [
-        "# Sweep benchmark",
+        title,
         "",
         f"Date: {r['date']}  ",
+        f"Commit: {r.get('commit', '?')}  ",
         f"Machine: {machine_line(r['machine'])}  ",
         f"Command: `{r['command']}`  ",
         f"Setup: Azurite + ARM emulator (page size {r['emulatorPageSize']}), no function host; "
@@ -304,18 +349,23 @@ def render(r: dict[str, Any]) -> str:
         "",
     ]
     for index, run in enumerate(r["runs"], 1):
-        lines += [f"## Run {index} (seeded {run['seededRestorePoints']} restore points in "
+        lines += [f"{level} Run {index} (seeded {run['seededRestorePoints']} restore points in "
                   f"{run['seedSeconds']} s)", ""]  # fmt: skip
         rows = []
         for phase, p in run["phases"].items():
             calls = p["armCalls"]
             ops = ", ".join(f"{op} {n}" for op, n in calls["byOperation"].items())
-            request = p["timings"].get("requestCopy")
+            missing = p["timings"].get("requestMissing")
             creation = (
-                f"{request['calls']} jobs, span {request['spanSeconds']} s "
-                f"({round(request['calls'] / request['spanSeconds'], 1)} jobs/s), "
-                f"per job median {request['seconds']['median'] * 1000:.1f} ms"
-                if request and request["spanSeconds"] > 0
+                f"{p['requestedJobs']} jobs, span {missing['spanSeconds']} s "
+                f"({round(p['requestedJobs'] / missing['spanSeconds'], 1)} jobs/s, "
+                f"{missing['spanSeconds'] * 1000 / p['requestedJobs']:.1f} ms each)"
+                if missing and missing["spanSeconds"] > 0 and p["requestedJobs"]
+                else "-"
+            )
+            work = (
+                f"{p['storageTransactions']} tx, CPU {p['cpuSeconds']} s"
+                if "storageTransactions" in p
                 else "-"
             )
             for_pair = p["timings"].get("ledgerForPair")
@@ -342,6 +392,7 @@ def render(r: dict[str, Any]) -> str:
                     f"**{rss['peakSampledMB']} MB** (baseline {rss['baselineMB']}, "
                     f"+{rss['deltaMB']}; HWM {rss['highWaterMarkMB']})",
                     creation,
+                    work,
                     ledger,
                 )
             )
@@ -355,6 +406,7 @@ def render(r: dict[str, Any]) -> str:
                 "`RestorePoints_Get`",
                 "peak RSS",
                 "request creation",
+                "storage transactions, sweep CPU",
                 "ledger `for_pair` query",
             ),
             rows,
@@ -380,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="SWEEP_CONCURRENCY")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600, help="per-phase limit (s)")
+    parser.add_argument(
+        "--label",
+        default="after",
+        help="kept beside the file's other labels: 'before' a change, 'after' it (default)",
+    )
     args = parser.parse_args(argv)
     if not (1 <= args.collections <= 500 and 1 <= args.restore_points <= 200 and args.runs <= 5):
         parser.error("bounded: --collections 1..500, --restore-points 1..200, --runs 1..5")
@@ -394,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = {
         "date": now_iso(),
+        "commit": git_commit(),
+        "label": args.label,
         "machine": host,
         "command": "python -m benchmarks.bench_sweep",
         "collections": args.collections,
@@ -403,8 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         "restorePointGetsZero": zero,
         "runs": runs,
     }
-    markdown = render(results)
-    write_results("sweep-benchmark", results, markdown)
+    labelled = load_labelled("sweep-benchmark")
+    labelled[args.label] = results
+    markdown = render_labelled(labelled)
+    write_results("sweep-benchmark", {"labels": labelled}, markdown)
     print(markdown)
     complete = all(
         run["phases"]["sweep"]["requestedJobs"] == args.collections * args.restore_points

@@ -7,6 +7,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Sequence
@@ -92,6 +93,49 @@ def write_results(name: str, results: dict[str, Any], markdown: str) -> tuple[Pa
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     md_path.write_text(markdown)
     return json_path, md_path
+
+
+def git_commit() -> str:
+    """The commit measured (short id, "+dirty" with uncommitted changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            # Results files are what a run writes, not what it measured.
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!benchmarks/results",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def load_labelled(name: str) -> dict[str, Any]:
+    """The labelled measurements (e.g. "before" / "after" a change) already in
+    results/{name}.json; a file of the older single-measurement shape holds none."""
+    path = RESULTS / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    labels = data.get("labels") if isinstance(data, dict) else None
+    return dict(labels) if isinstance(labels, dict) else {}
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -219,6 +220,14 @@ def _credential(connection: StorageConnection) -> Any:
     return DefaultAzureCredential(managed_identity_client_id=connection.client_id)
 
 
+def _environment_settings_apply() -> bool:
+    """Would aiohttp's `trust_env` change anything (a proxy variable, a netrc file)? It looks
+    both up on every request in a worker thread; without either, the lookups are skipped."""
+    if any(k.lower().endswith("_proxy") and v for k, v in os.environ.items()):
+        return True
+    return Path(os.environ.get("NETRC") or Path("~/.netrc").expanduser()).is_file()
+
+
 class QueueClients:
     """One async service client per connection, shared by listeners and outputs."""
 
@@ -230,14 +239,17 @@ class QueueClients:
     def _service(self, connection: StorageConnection) -> QueueServiceClient:
         # No encode/decode policies: devhost reads and writes raw message text itself,
         # so it can tell invalid base64 apart and copy poison messages byte for byte.
+        env = {"use_env_settings": _environment_settings_apply()}
         if connection.connection_string is not None:
-            return QueueServiceClient.from_connection_string(connection.connection_string)
+            return QueueServiceClient.from_connection_string(connection.connection_string, **env)
         assert connection.queue_service_uri
         credential = _credential(connection)
         self._credentials.append(credential)
         # A CA path: azure-core's aiohttp transport then trusts only that CA for this client.
         verify = {"connection_verify": connection.ca_bundle} if connection.ca_bundle else {}
-        return QueueServiceClient(connection.queue_service_uri, credential=credential, **verify)
+        return QueueServiceClient(
+            connection.queue_service_uri, credential=credential, **verify, **env
+        )
 
     def queue(self, connection: StorageConnection, queue_name: str) -> QueueClient:
         service = self._services.get(connection)

@@ -82,6 +82,10 @@ class Services:
     def create(cls, settings: Settings) -> Services:
         account = StorageAccount.from_env(settings.storage_connection)
         tables = account.table_service()
+        if settings.work_counts_dir:
+            from shared.work_counts import start_writer
+
+            start_writer(settings.work_counts_dir)
         return cls(
             settings=settings,
             arm=ArmClient(settings.arm, token_source_for(settings.arm)),

@@ -148,6 +148,10 @@ class Settings:
     reruns: RerunPolicy = field(default_factory=RerunPolicy)
     # Where telemetry goes without Application Insights: none | console | otlp.
     telemetry_exporter: str = "none"
+    # -- work counts (benchmarks) --
+    # A directory where the process rewrites <pid>.json every second with its ARM calls and
+    # storage transactions by kind (shared.work_counts); unset: counted in memory only.
+    work_counts_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -417,6 +421,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         eventgrid_topic_endpoint=_topic_endpoint(env, "EVENTGRID_TOPIC_ENDPOINT"),
         eventgrid_topic_key=_opt(env, "EVENTGRID_TOPIC_KEY"),
         telemetry_exporter=_choice(env, "TELEMETRY_EXPORTER", "none", ("none", "console", "otlp")),
+        work_counts_dir=_opt(env, "WORK_COUNTS_DIR"),
         reruns=RerunPolicy(
             max_runs=_int(env, "RERUN_MAX_RUNS", 4),
             window_seconds=_float(env, "RERUN_WINDOW_SECONDS", 48 * 3600.0, minimum=1.0),

@@ -71,6 +71,13 @@ def copied_from(body: Any) -> str | None:
     return _str(_mapping(_properties(body).get("sourceRestorePoint")).get("id"))
 
 
+def source_region(body: Any) -> str:
+    """properties.sourceMetadata.location of a restore point (its VM's region, as the wire
+    shows it), normalised like `location`, or "" when absent."""
+    metadata = _mapping(_properties(body).get("sourceMetadata"))
+    return str(metadata.get("location") or "").replace(" ", "").lower()
+
+
 def provisioning_state(body: Any) -> str | None:
     return _str(_properties(body).get("provisioningState"))
 

@@ -40,6 +40,16 @@ log = logging.getLogger(__name__)
 # asyncio task, so concurrent invocations in one worker never mix their ids.
 current_job_id: ContextVar[str | None] = ContextVar("current_job_id", default=None)
 
+# ARM requests this process sent, by operation (every attempt, as the emulator's log counts):
+# the benchmarks read it to show the ARM work per completed copy.
+_calls_by_operation: dict[str, int] = {}
+
+
+def call_counts() -> dict[str, int]:
+    """ARM requests sent so far, by operation name (a copy)."""
+    return dict(_calls_by_operation)
+
+
 _TERMINAL = {"succeeded", "failed", "canceled"}
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 USER_AGENT = "rpcopy/0.1 (+azure-functions-python)"
@@ -222,6 +232,10 @@ class ArmClient:
         # nextLink and Location lose their api-version and tokens.
         target = httpx.URL(url).copy_merge_params(dict(params)) if params else url
         started = time.perf_counter()
+        # `$expand` reads are counted apart: the poll stage's instance view reads are the
+        # replication polls, the sweep's restorePoints reads its listing.
+        counted = operation.value + (f"?$expand={params['$expand']}" if "$expand" in params else "")
+        _calls_by_operation[counted] = _calls_by_operation.get(counted, 0) + 1
         try:
             with telemetry.tracer.start_as_current_span(
                 f"ARM {operation.value}",

@@ -47,6 +47,41 @@ async def inspect_source(
             f"{source} is itself a cross-region copy; Azure cannot copy a copy. "
             "Copy the original restore point instead.",
         )
+    # The source collection is read once per process: its region and VM (the lineage every copy
+    # records; a restore point names its VM only by a GUID) never change. The restore point's
+    # own sourceMetadata.location is the VM's region too; a body without it uses the collection's.
+    collection = await _collection_facts(arm, source, correlation_id)
+    region = bodies.source_region(rp) or collection.region
+    if region == target_region:
+        raise SourceProblem(
+            "SameRegion",
+            "Target region is the source region",
+            f"{source} is in {region}; choose a different targetRegion "
+            "(Azure does not copy restore points within a region)",
+        )
+    return SourceFacts(region, bodies.time_created(rp), collection.vm_id)
+
+
+@dataclass(frozen=True)
+class _CollectionFacts:
+    region: str
+    vm_id: str | None
+
+
+# Collection id (lower-case) -> its facts. A collection's location and source are fixed when it
+# is created; a collection deleted and re-created under the same name for another VM is the one
+# case this can be stale in, and then only the lineage of copies requested by this process.
+_KNOWN_COLLECTIONS: dict[str, _CollectionFacts] = {}
+_KNOWN_COLLECTIONS_MAX = 4096
+
+
+async def _collection_facts(
+    arm: ArmClient, source: RestorePointId, correlation_id: str | None
+) -> _CollectionFacts:
+    key = str(source.collection).lower()
+    known = _KNOWN_COLLECTIONS.get(key)
+    if known is not None:
+        return known
     rpc = await arm.get_or_none(
         str(source.collection),
         operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
@@ -59,12 +94,8 @@ async def inspect_source(
             f"collection {source.collection} does not exist "
             "(or this app's identity cannot read it)",
         )
-    region = bodies.location(rpc)
-    if region == target_region:
-        raise SourceProblem(
-            "SameRegion",
-            "Target region is the source region",
-            f"{source} is in {region}; choose a different targetRegion "
-            "(Azure does not copy restore points within a region)",
-        )
-    return SourceFacts(region, bodies.time_created(rp), bodies.collection_vm_id(rpc))
+    facts = _CollectionFacts(bodies.location(rpc), bodies.collection_vm_id(rpc))
+    if len(_KNOWN_COLLECTIONS) >= _KNOWN_COLLECTIONS_MAX:
+        _KNOWN_COLLECTIONS.clear()
+    _KNOWN_COLLECTIONS[key] = facts
+    return facts

@@ -93,6 +93,39 @@ def validate_target(request: CopyRequest, services: Services) -> tuple[str, str,
     return region, group, name
 
 
+def fresh_record(
+    request: CopyRequest,
+    target: tuple[str, str, str],
+    known_source: tuple[str, datetime | None],
+    now: datetime,
+    options: CopyOptions | None = None,
+) -> JobRecord:
+    """The ledger row of a new job (Waiting for admission) for a validated request; `target`
+    is (region, resource group, collection name) from `validate_target`; `options` default to
+    the request's (with the lineage the caller found)."""
+    region, group, name = target
+    source_region, source_created_at = known_source
+    return JobRecord(
+        job_id=job_id_for(request.source, region),
+        run=1,
+        state=JobState.WAITING,
+        source_restore_point_id=str(request.source),
+        source_collection_id=str(request.source.collection),
+        source_region=source_region,
+        target_region=region,
+        target_resource_group=group,
+        target_collection_name=name,
+        target_restore_point_name=restore_point_name_for_run(request.source.name, 1),
+        trigger=request.trigger,
+        correlation_id=str(uuid.uuid4()),
+        requested_at=now,
+        updated_at=now,
+        source_created_at=source_created_at,
+        detail="admission pending",
+        options=request.options if options is None else options,
+    )
+
+
 async def request_copy(
     services: Services,
     request: CopyRequest,
@@ -133,26 +166,7 @@ async def _request_copy(
     source_region, source_created_at = known_source
     options = request.options.model_copy(update={"source_vm_id": source_vm_id})
     now = services.clock()
-    job_id = job_id_for(request.source, region)
-    fresh = JobRecord(
-        job_id=job_id,
-        run=1,
-        state=JobState.WAITING,
-        source_restore_point_id=str(request.source),
-        source_collection_id=str(request.source.collection),
-        source_region=source_region,
-        target_region=region,
-        target_resource_group=group,
-        target_collection_name=name,
-        target_restore_point_name=restore_point_name_for_run(request.source.name, 1),
-        trigger=request.trigger,
-        correlation_id=str(uuid.uuid4()),
-        requested_at=now,
-        updated_at=now,
-        source_created_at=source_created_at,
-        detail="admission pending",
-        options=options,
-    )
+    fresh = fresh_record(request, (region, group, name), known_source, now, options)
 
     def restart(existing: JobRecord) -> JobRecord | None:
         if existing.state is not JobState.FAILED:

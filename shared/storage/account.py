@@ -27,6 +27,7 @@ from azure.storage.queue import TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueServiceClient
 
 from shared.errors import SettingsError
+from shared.storage.counting import TransactionCounter
 
 STATIC_TOKEN_SETTING = "STORAGE_STATIC_TOKEN"  # noqa: S105 - a setting name, not a token
 CA_BUNDLE_SETTING = "STORAGE_CA_BUNDLE"
@@ -144,28 +145,69 @@ class StorageAccount:
         return DefaultAzureCredential()
 
     def _transport_options(self) -> dict[str, Any]:
-        # A path: azure-core's aiohttp transport then trusts only that CA for these clients.
-        return {"connection_verify": self.ca_bundle} if self.ca_bundle else {}
+        options: dict[str, Any] = {"use_env_settings": environment_settings_apply()}
+        if self.ca_bundle:
+            # A path: azure-core's aiohttp transport then trusts only that CA for these clients.
+            options["connection_verify"] = self.ca_bundle
+        return options
 
     def queue_service(self) -> QueueServiceClient:
         # The Functions host decodes queue messages as base64 by default; encode to match.
         policy = TextBase64EncodePolicy()
+        # Appended after the retry policy: every attempt on the wire is counted. Queue clients
+        # made by get_queue_client share this pipeline's policies.
+        counted = {"_additional_pipeline_policies": [TransactionCounter("queue")]}
         if self.connection_string:
             return QueueServiceClient.from_connection_string(
-                self.connection_string, message_encode_policy=policy
+                self.connection_string,
+                message_encode_policy=policy,
+                **counted,
+                **self._transport_options(),
             )
         assert self.queue_service_uri
         return QueueServiceClient(
             self.queue_service_uri,
             credential=self._credential(),
             message_encode_policy=policy,
+            **counted,
             **self._transport_options(),
         )
 
     def table_service(self) -> TableServiceClient:
         if self.connection_string:
-            return TableServiceClient.from_connection_string(self.connection_string)
-        assert self.table_service_uri
-        return TableServiceClient(
-            self.table_service_uri, credential=self._credential(), **self._transport_options()
-        )
+            service = TableServiceClient.from_connection_string(
+                self.connection_string, **self._transport_options()
+            )
+        else:
+            assert self.table_service_uri
+            service = TableServiceClient(
+                self.table_service_uri, credential=self._credential(), **self._transport_options()
+            )
+        return counting_tables(service)
+
+
+def environment_settings_apply(env: Mapping[str, str] | None = None) -> bool:
+    """Would aiohttp's `trust_env` change anything: a proxy variable or a netrc file?
+
+    With it on, aiohttp looks both up again on every request, in a worker thread: a thread hop
+    per storage transaction. Without any of them the lookups find nothing, so they are turned
+    off; with one, they stay on exactly as before."""
+    env = os.environ if env is None else env
+    if any(name.lower().endswith("_proxy") and value for name, value in env.items()):
+        return True
+    netrc = env.get("NETRC") or str(Path("~/.netrc").expanduser())
+    return Path(netrc).is_file()
+
+
+def counting_tables(service: TableServiceClient) -> TableServiceClient:
+    """Count the transactions of every table client `service.get_table_client` makes.
+
+    azure-data-tables takes no extra policies, but builds each table client's pipeline from the
+    service's policy list: the counter goes in right after the retry policy (every attempt)."""
+    policies: list[Any] = service._policies  # no public hook for extra policies
+    after_retry = next(
+        (i + 1 for i, p in enumerate(policies) if type(p).__name__.endswith("RetryPolicy")),
+        len(policies),
+    )
+    policies.insert(after_retry, TransactionCounter("table"))
+    return service

@@ -7,10 +7,12 @@ function instances stay correct this way; none of them holds a lock.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -38,32 +40,77 @@ async def read_entity(
     return dict(entity), entity.metadata.get("etag")
 
 
-async def write_entity(table: TableClient, entity: dict[str, Any], etag: str | None) -> None:
-    """Insert (no ETag: the row must not exist) or replace if the ETag still matches."""
+async def write_entity(table: TableClient, entity: dict[str, Any], etag: str | None) -> str | None:
+    """Insert (no ETag: the row must not exist) or replace if the ETag still matches; returns
+    the row's new ETag."""
     if etag is None:
-        await table.create_entity(entity)
+        stored = await table.create_entity(entity)
     else:
-        await table.update_entity(
+        stored = await table.update_entity(
             entity,
             mode=UpdateMode.REPLACE,
             etag=etag,
             match_condition=MatchConditions.IfNotModified,
         )
+    return stored.get("etag") if isinstance(stored, dict) else None
+
+
+class KnownRows(Generic[T]):
+    """The row this process last read or wrote under each key, with its ETag (the newest
+    `limit` keys). An update tries its write on the remembered row first: the ETag makes that
+    write fail if anyone changed the row since, so a stale memory costs a retry, never a lost
+    update, and a read is saved whenever the memory was current."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._rows: OrderedDict[str, tuple[T, str]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[T, str] | None:
+        return self._rows.get(key)
+
+    def remember(self, key: str, value: T | None, tag: str | None) -> None:
+        if value is None or tag is None:
+            self._rows.pop(key, None)
+            return
+        self._rows[key] = (value, tag)
+        self._rows.move_to_end(key)
+        while len(self._rows) > self._limit:
+            self._rows.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._rows.pop(key, None)
 
 
 async def update(
     read: Callable[[], Awaitable[tuple[T | None, str | None]]],
-    write: Callable[[T, str | None], Awaitable[None]],
+    write: Callable[[T, str | None], Awaitable[object]],
     decide: Callable[[T | None], T | None],
     *,
     what: str,
+    known: tuple[T, str] | None = None,
 ) -> tuple[T | None, bool]:
     """Apply `decide` under the row's ETag until it sticks.
 
     `decide` gets the current value (None: no row) and returns the new one, or None to leave
     it. Returns the value as stored afterwards and whether this call changed it; a row deleted
     while we wrote is reported as (None, False).
+
+    `known` (a value and its ETag this process saw last, see `KnownRows`) is tried first
+    without reading: if `decide` changes it and the write's ETag still matches, that was the
+    current row. A remembered row that needs no change, or lost a race, is read again: "no
+    change" is only ever decided on the row as stored.
     """
+    if known is not None:
+        value, tag = known
+        changed = decide(value)
+        if changed is not None:
+            try:
+                await write(changed, tag)
+                return changed, True
+            except (ResourceModifiedError, ResourceExistsError):
+                log.debug("%s changed since this process last saw it; reading it", what)
+            except ResourceNotFoundError:
+                return None, False
     for _ in range(MAX_ATTEMPTS):
         current, etag = await read()
         changed = decide(current)
@@ -86,12 +133,19 @@ class TableStore:
         self._service = service
         self.table: TableClient = service.get_table_client(table_name)
         self._ready = False
+        self._creating: asyncio.Lock | None = None
 
     async def ensure_table(self) -> None:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                await self._service.create_table(self.table.table_name)
-            self._ready = True
+        if self._ready:
+            return
+        # One create per store, however many requests arrive at once on a cold start.
+        if self._creating is None:
+            self._creating = asyncio.Lock()
+        async with self._creating:
+            if not self._ready:
+                with contextlib.suppress(ResourceExistsError):
+                    await self._service.create_table(self.table.table_name)
+                self._ready = True
 
     async def close(self) -> None:
         await self.table.close()

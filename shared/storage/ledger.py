@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 from azure.core.exceptions import (
     ResourceExistsError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableErrorCode, TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableServiceClient
 
 from shared.errors import InvalidCursor
 from shared.model.copy_options import NO_OPTIONS, CopyOptions
@@ -30,6 +31,9 @@ from shared.storage import etag
 from shared.storage.etag import TableStore
 
 log = logging.getLogger(__name__)
+
+# Azure Table storage takes at most 100 operations in one transaction (entity group).
+MAX_BATCH = 100
 
 
 def to_entity(record: JobRecord) -> dict[str, Any]:
@@ -169,6 +173,12 @@ def decode_cursor(cursor: str) -> Any:
 
 
 class Ledger(TableStore):
+    def __init__(self, service: TableServiceClient, table_name: str) -> None:
+        super().__init__(service, table_name)
+        # The rows this process last read or wrote: an update then writes without reading
+        # again (the ETag still guards it), e.g. a stage's commit after the dispatcher's read.
+        self.known: etag.KnownRows[JobRecord] = etag.KnownRows()
+
     async def close(self) -> None:
         await super().close()
         await self._service.close()
@@ -177,18 +187,44 @@ class Ledger(TableStore):
         """Insert the job; if it already exists, return the stored one and False."""
         await self.ensure_table()
         try:
-            await self.table.create_entity(to_entity(record))
+            await self._insert(record)
             return record, True
         except ResourceExistsError:
             existing = await self.get(record.job_id)
             if existing is None:  # deleted in between: try once more
-                await self.table.create_entity(to_entity(record))
+                await self._insert(record)
                 return record, True
             return existing, False
+
+    async def create_batch(self, records: Sequence[JobRecord]) -> bool:
+        """Insert rows of one partition (one pair's jobs) in one transaction: all or none.
+        False if any of them already existed (nothing was written then)."""
+        if not records:
+            return True
+        partitions = {partition_of(r.job_id) for r in records}
+        if len(partitions) != 1 or len(records) > MAX_BATCH:
+            raise ValueError(f"a batch is at most {MAX_BATCH} rows of one partition")
+        await self.ensure_table()
+        try:
+            stored = await self.table.submit_transaction(
+                [("create", to_entity(r)) for r in records]
+            )
+        except TableTransactionError as exc:
+            if exc.error_code == TableErrorCode.ENTITY_ALREADY_EXISTS or exc.status_code == 409:
+                return False
+            raise
+        for record, metadata in zip(records, stored, strict=False):
+            self.known.remember(record.job_id, record, metadata.get("etag"))
+        return True
+
+    async def _insert(self, record: JobRecord) -> None:
+        tag = await etag.write_entity(self.table, to_entity(record), None)
+        self.known.remember(record.job_id, record, tag)
 
     async def overwrite(self, record: JobRecord) -> None:
         """Replace the row whatever it holds (only for repairing a row that cannot be read)."""
         await self.ensure_table()
+        self.known.forget(record.job_id)
         await self.table.upsert_entity(to_entity(record), mode=UpdateMode.REPLACE)
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -198,7 +234,9 @@ class Ledger(TableStore):
     async def _read(self, job_id: str) -> tuple[JobRecord | None, str | None]:
         await self.ensure_table()
         entity, tag = await etag.read_entity(self.table, partition_of(job_id), job_id)
-        return (from_entity(entity), tag) if entity is not None else (None, None)
+        record = from_entity(entity) if entity is not None else None
+        self.known.remember(job_id, record, tag)
+        return record, tag
 
     async def update(
         self, job_id: str, mutate: Callable[[JobRecord], JobRecord | None]
@@ -207,13 +245,20 @@ class Ledger(TableStore):
         missing. Returns the record as stored afterwards and whether this call changed it."""
 
         async def write(record: JobRecord, tag: str | None) -> None:
-            await etag.write_entity(self.table, to_entity(record), tag)
+            try:
+                new_tag = await etag.write_entity(self.table, to_entity(record), tag)
+            except Exception:
+                self.known.forget(job_id)
+                raise
+            self.known.remember(job_id, record, new_tag)
 
+        await self.ensure_table()
         return await etag.update(
             lambda: self._read(job_id),
             write,
             lambda current: mutate(current) if current is not None else None,
             what=f"ledger row {job_id}",
+            known=self.known.get(job_id),
         )
 
     async def put_new_or_replace_failed(
@@ -256,7 +301,12 @@ class Ledger(TableStore):
         if state is not None:
             query += " and State eq @state"
             params["state"] = state.value
-        return [from_entity(e) async for e in self.table.query_entities(query, parameters=params)]
+        records = []
+        async for entity in self.table.query_entities(query, parameters=params):
+            record = from_entity(entity)
+            self.known.remember(record.job_id, record, entity.metadata.get("etag"))
+            records.append(record)
+        return records
 
     # -- the status page (GET /api/dashboard/data) ---------------------------------------------
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from azure.data.tables.aio import TableServiceClient
+
 from shared.model.keys import pair_key
 from shared.model.times import from_iso, iso
 from shared.rules.copy_rules import PairState
@@ -62,6 +64,11 @@ class PairRecord:
 
 
 class PairStore(TableStore):
+    def __init__(self, service: TableServiceClient, table_name: str) -> None:
+        super().__init__(service, table_name)
+        # The pair rows this process last read or wrote (an update writes without re-reading).
+        self.known: etag.KnownRows[PairRecord] = etag.KnownRows()
+
     async def _read(
         self, source_collection_id: str, target_region: str
     ) -> tuple[PairRecord, str | None]:
@@ -69,8 +76,16 @@ class PairStore(TableStore):
         key = pair_key(source_collection_id, target_region)
         entity, tag = await etag.read_entity(self.table, PARTITION, key)
         if entity is None:
+            self.known.forget(key)
             return PairRecord(key, source_collection_id, target_region, PairState()), None
-        return PairRecord.from_entity(entity), tag
+        record = PairRecord.from_entity(entity)
+        self.known.remember(key, record, tag)
+        return record, tag
+
+    async def get(self, source_collection_id: str, target_region: str) -> PairRecord:
+        """The pair as stored (an empty one if it has no row yet)."""
+        record, _ = await self._read(source_collection_id, target_region)
+        return record
 
     async def update_pair(
         self,
@@ -80,14 +95,23 @@ class PairStore(TableStore):
     ) -> tuple[PairRecord, bool]:
         """Read-modify-write under ETag (a new pair starts empty and is inserted)."""
 
-        async def write(record: PairRecord, tag: str | None) -> None:
-            await etag.write_entity(self.table, record.to_entity(), tag)
+        key = pair_key(source_collection_id, target_region)
 
+        async def write(record: PairRecord, tag: str | None) -> None:
+            try:
+                new_tag = await etag.write_entity(self.table, record.to_entity(), tag)
+            except Exception:
+                self.known.forget(key)
+                raise
+            self.known.remember(key, record, new_tag)
+
+        await self.ensure_table()
         stored, changed = await etag.update(
             lambda: self._read(source_collection_id, target_region),
             write,
             lambda current: mutate(current) if current is not None else None,
             what=f"pair {source_collection_id} -> {target_region}",
+            known=self.known.get(key),
         )
         assert stored is not None  # _read never returns None
         return stored, changed

@@ -20,12 +20,13 @@ from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
 from shared.jobs.admission import promote_waiting
 from shared.jobs.auto_intake import request_for
-from shared.jobs.intake import request_copy
+from shared.jobs.bulk_intake import NewCopy, request_new_copies
+from shared.jobs.intake import request_copy, validate_target
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.jobs.retention_deletes import apply_retention
 from shared.model.ids import RestorePointId
 from shared.model.job import JobRecord
-from shared.model.keys import pair_key
+from shared.model.keys import job_id_for, pair_key
 from shared.model.message import Trigger
 from shared.model.resources import CollectionInfo
 from shared.policies.resolution import ResolvedTarget
@@ -156,7 +157,7 @@ async def sweep_pair(
         source_collection_id=str(info.id),
     )
     if not dry_run:
-        await _request_missing(services, info, target, report)
+        await _request_missing(services, info, target, report, {j.job_id for j in jobs})
         await _repair(services, key, jobs)
     report.retention = plan_retention(
         view, jobs, keep_last=target.keep_last, max_age_days=target.max_age_days, now=now
@@ -181,21 +182,41 @@ async def sweep_pair(
 
 
 async def _request_missing(
-    services: Services, info: CollectionInfo, target: ResolvedTarget, report: PairReport
+    services: Services,
+    info: CollectionInfo,
+    target: ResolvedTarget,
+    report: PairReport,
+    in_ledger: set[str],
 ) -> None:
+    """Request the plan's copies, oldest first (admission order follows creation order): the
+    run of copies with no job yet in one go (`request_new_copies`: batched ledger writes),
+    the others one by one (`request_copy`: a failed job's next run, a repair)."""
     assert report.plan is not None
-    for copy in report.plan.copies:  # oldest first: admission order follows creation order
+    pending: list[NewCopy] = []
+
+    async def flush() -> None:
+        if pending:
+            jobs = await request_new_copies(services, pending)
+            report.requested.extend(job.job_id for job in jobs)
+            pending.clear()
+
+    for copy in report.plan.copies:
         try:
             source = RestorePointId.parse(copy.source_restore_point_id)
+            request = request_for(source, target, Trigger.SWEEP)
+            validate_target(request, services)
+            known = (info.region, copy.created_at)
+            if job_id_for(source, target.region) not in in_ledger:
+                pending.append(NewCopy(request, known, info.source_vm_id))
+                continue
+            await flush()
             job, _ = await request_copy(
-                services,
-                request_for(source, target, Trigger.SWEEP),
-                known_source=(info.region, copy.created_at),
-                source_vm_id=info.source_vm_id,
+                services, request, known_source=known, source_vm_id=info.source_vm_id
             )
             report.requested.append(job.job_id)
         except (InvalidRequest, InvalidResourceId, SourceProblem) as exc:
             report.errors.append(f"{copy.source_restore_point_id}: {exc}")
+    await flush()
 
 
 async def _repair(services: Services, key: str, jobs: list[JobRecord]) -> None:

@@ -91,7 +91,9 @@ async def test_an_encryption_set_in_another_region_fails_the_job(
     assert record.failure is not None
     assert record.failure.code == "InvalidParameter"
     assert "in region 'eastus'" in record.failure.message
-    assert [e["type"] for e in _events(fn_app, record.job_id)][-1] == "com.example.rpcopy.copy.failed"
+    assert [e["type"] for e in _events(fn_app, record.job_id)][
+        -1
+    ] == "com.example.rpcopy.copy.failed"
 
 
 # Every variant in which Azure creates restore points in another region at all.
@@ -125,7 +127,10 @@ async def test_a_restore_point_created_in_the_target_region(
     assert len(record.disks) == 2
     assert all(d.percent == 100.0 for d in record.disks)
     events = _events(fn_app, record.job_id)
-    assert [e["type"] for e in events] == ["com.example.rpcopy.copy.started", "com.example.rpcopy.copy.succeeded"]
+    assert [e["type"] for e in events] == [
+        "com.example.rpcopy.copy.started",
+        "com.example.rpcopy.copy.succeeded",
+    ]
     assert events[-1]["data"]["mode"] == "create-in-target"
     assert events[-1]["data"]["source"]["vmId"] == source.vm_id
 

@@ -33,6 +33,7 @@ NOT_DEPLOYED = {
     # Azurite over HTTPS (refused for any other address).
     "STORAGE_STATIC_TOKEN": "a bearer token for a local Azurite only",
     "STORAGE_CA_BUNDLE": "trusts a local Azurite's throwaway certificate only",
+    "WORK_COUNTS_DIR": "a local directory the benchmarks read the ARM and storage counts from",
 }
 
 # Flex Consumption rejects these (the runtime and the package are in functionAppConfig), and a

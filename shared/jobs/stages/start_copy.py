@@ -2,6 +2,7 @@
 
 Idempotent: an existing copy of the same source (from an earlier delivery of this step) is
 continued from its state; the copy-PUT budget of the target collection is waited for, not failed.
+A redelivery after a crash between the PUT and the commit takes one more budget slot.
 """
 
 from __future__ import annotations
@@ -33,20 +34,21 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
     target_rp = CollectionId.parse(record.target_collection_id).restore_point(
         message.target_restore_point_name
     )
-    existing = await arm.get_or_none(
-        str(target_rp), operation=ArmOperation.RESTORE_POINTS_GET, correlation_id=cid
-    )
     operation_url = message.operation_url
-    if existing is None:
-        settings = services.settings
-        wait = await services.budget.reserve_copy_put(
-            str(target_rp.collection),
-            services.clock(),
-            settings.copy_puts_per_window,
-            timedelta(seconds=settings.copy_put_window_seconds),
-        )
-        if wait > 0:
+    # The PUT goes first, without a GET: the target restore point is new on every first
+    # delivery. Only a refused PUT, or a spent budget, asks ARM whether an earlier delivery of
+    # this step (a crash before its commit) already made our copy.
+    settings = services.settings
+    wait = await services.budget.reserve_copy_put(
+        str(target_rp.collection),
+        services.clock(),
+        settings.copy_puts_per_window,
+        timedelta(seconds=settings.copy_put_window_seconds),
+    )
+    if wait > 0:
+        if not await _is_our_copy(services, message, str(target_rp)):
             return _wait_for_budget(services, message, wait)
+    else:
         try:
             response = await arm.put(
                 str(target_rp),
@@ -56,15 +58,10 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
             )
             operation_url = response.headers.get("azure-asyncoperation") or operation_url
         except ArmError as exc:
-            # Another delivery of this step may have created it a moment ago (Azure refuses
-            # to update an existing restore point): if it is our copy, carry on with it.
+            # Another delivery of this step may have created it (Azure refuses to update an
+            # existing restore point): if it is our copy, carry on with it.
             if exc.transient or not await _is_our_copy(services, message, str(target_rp)):
                 raise
-    elif not _copies(existing, message):
-        raise StageFailure(
-            "TargetRestorePointConflict",
-            f"{target_rp} already exists and is not a copy of {message.source_restore_point_id}",
-        )
 
     started = message.started_at or services.clock()
     return step(
@@ -93,10 +90,19 @@ def _copies(body: object, message: JobMessage) -> bool:
 
 
 async def _is_our_copy(services: Services, message: JobMessage, target_rp: str) -> bool:
+    """Does the target restore point exist as a copy of our source? False if it does not
+    exist; TargetRestorePointConflict if it exists as something else."""
     body = await services.arm.get_or_none(
         target_rp, operation=ArmOperation.RESTORE_POINTS_GET, correlation_id=message.correlation_id
     )
-    return body is not None and _copies(body, message)
+    if body is None:
+        return False
+    if not _copies(body, message):
+        raise StageFailure(
+            "TargetRestorePointConflict",
+            f"{target_rp} already exists and is not a copy of {message.source_restore_point_id}",
+        )
+    return True
 
 
 def _wait_for_budget(services: Services, message: JobMessage, wait: float) -> Step:

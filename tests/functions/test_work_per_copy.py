@@ -1,0 +1,117 @@
+"""The ARM work of one completed copy, outside the replication polls, counted twice: by the
+app's own counter (`shared.arm.client.call_counts`, this process) and by the ARM emulator's
+request log (every request whose path names the copy's VM). Issue #3: at most 4."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from arm_emulator.control import EmulatorControl
+from devstack.stack import Stack
+from shared.arm.client import call_counts
+from shared.jobs.stages import dispatch as stages
+from shared.jobs.stages import start_copy
+from shared.jobs.stages.step import Result
+from shared.model.ids import CollectionId
+from shared.model.job import JobRecord, JobState
+from shared.model.message import JobMessage, Stage, decode_message
+from shared.services import Services
+from tests.conftest import MakeServices
+from tests.functions.conftest import FunctionApp
+from tests.functions.test_queue_functions import _request, pump
+from tests.functions.test_stage_failures import _take, start
+from tests.support import seed_source
+
+POLL = "RestorePoints_Get?$expand=instanceView"
+MAX_ARM_CALLS_OUTSIDE_POLLS = 4
+
+
+def emulator_calls(fn_app: FunctionApp, name: str) -> list[dict[str, Any]]:
+    with EmulatorControl(fn_app.stack.arm_endpoint) as control:
+        return [r for r in control.requests() if name.lower() in r["path"].lower()]
+
+
+async def test_a_completed_copy_makes_at_most_four_arm_calls_outside_the_polls(
+    fn_app: FunctionApp,
+) -> None:
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=1)
+    before = call_counts()
+    job_id = await _request(fn_app, source.restore_point_id)
+    record, _ = await pump(fn_app, job_id)
+    assert record.state is JobState.SUCCEEDED, record.failure
+
+    made = {op: n - before.get(op, 0) for op, n in call_counts().items()}
+    made = {op: n for op, n in made.items() if n}
+    polls = made.pop(POLL, 0)
+    assert polls >= 1
+    # Intake reads the source restore point only (its region is in sourceMetadata);
+    # ensure-target reads and creates the target collection; start-copy only PUTs.
+    assert made == {
+        "RestorePoints_Get": 1,
+        "RestorePointCollections_Get": 1,
+        "RestorePointCollections_CreateOrUpdate": 1,
+        "RestorePoints_Create": 1,
+    }
+    assert sum(made.values()) <= MAX_ARM_CALLS_OUTSIDE_POLLS
+
+    # The emulator saw the same: the collection names carry the VM's unique name.
+    seen = emulator_calls(fn_app, source.collection_id.rsplit("/", 1)[-1])
+    outside = [
+        r
+        for r in seen
+        if not (r["operation"] == "RestorePoints_Get" and "instanceview" in r["query"].lower())
+    ]
+    assert len(outside) <= MAX_ARM_CALLS_OUTSIDE_POLLS
+    assert len(seen) - len(outside) == polls
+
+
+async def _at_start_copy(services: Services, stack: Stack) -> tuple[JobMessage, JobRecord]:
+    """A new job moved through ensure-target; its start-copy message (not yet handled)."""
+    source = seed_source(stack.arm_endpoint, data_disks=0)
+    job_id = await start(services, source.restore_point_id)
+    for text in _take(services, Stage.ENSURE_TARGET, stack.storage_connection):
+        await stages.handle(services, Stage.ENSURE_TARGET, text)
+    (text,) = _take(services, Stage.START_COPY, stack.storage_connection)
+    record = await services.ledger.get(job_id)
+    assert record is not None
+    return decode_message(text), record
+
+
+async def test_start_copy_redelivered_with_the_budget_spent_carries_on_with_its_copy(
+    make_services: MakeServices, stack: Stack
+) -> None:
+    """A crash between the copy PUT and the commit: the redelivery finds the copy-PUT budget
+    spent (by that very PUT and others), sees its own copy and goes on instead of waiting."""
+    services = await make_services()
+    message, record = await _at_start_copy(services, stack)
+    first = await start_copy.run(services, message, record)  # the PUT; then "the crash"
+    assert first.result is Result.ADVANCED
+    target = str(CollectionId.parse(record.target_collection_id))
+    settings = services.settings
+    window = timedelta(seconds=settings.copy_put_window_seconds)
+    while (
+        await services.budget.reserve_copy_put(
+            target, services.clock(), settings.copy_puts_per_window, window
+        )
+        == 0
+    ):
+        pass  # spend the rest of the window's budget
+    before = call_counts()
+    again = await start_copy.run(services, message, record)
+    made = {op: n - before.get(op, 0) for op, n in call_counts().items() if n != before.get(op, 0)}
+    assert again.result is Result.ADVANCED
+    assert again.changes["state"] is JobState.REPLICATING
+    assert made == {"RestorePoints_Get": 1}  # no second PUT
+
+
+async def test_start_copy_of_a_new_target_restore_point_only_puts(
+    make_services: MakeServices, stack: Stack
+) -> None:
+    services = await make_services()
+    message, record = await _at_start_copy(services, stack)
+    before = call_counts()
+    step = await start_copy.run(services, message, record)
+    made = {op: n - before.get(op, 0) for op, n in call_counts().items() if n != before.get(op, 0)}
+    assert step.result is Result.ADVANCED
+    assert made == {"RestorePoints_Create": 1}
