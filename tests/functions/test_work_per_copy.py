@@ -32,31 +32,50 @@ def emulator_calls(fn_app: FunctionApp, name: str) -> list[dict[str, Any]]:
         return [r for r in control.requests() if name.lower() in r["path"].lower()]
 
 
-async def test_a_completed_copy_makes_at_most_four_arm_calls_outside_the_polls(
-    fn_app: FunctionApp,
-) -> None:
-    source = seed_source(fn_app.stack.arm_endpoint, data_disks=1)
+async def _copy_and_count(fn_app: FunctionApp, restore_point_id: str) -> tuple[dict[str, int], int]:
+    """Copy one restore point to the end; the app's ARM calls by operation, and its polls."""
     before = call_counts()
-    job_id = await _request(fn_app, source.restore_point_id)
+    job_id = await _request(fn_app, restore_point_id)
     record, _ = await pump(fn_app, job_id)
     assert record.state is JobState.SUCCEEDED, record.failure
-
     made = {op: n - before.get(op, 0) for op, n in call_counts().items()}
     made = {op: n for op, n in made.items() if n}
     polls = made.pop(POLL, 0)
     assert polls >= 1
-    # Intake reads the source restore point only (its region is in sourceMetadata);
-    # ensure-target reads and creates the target collection; start-copy only PUTs.
+    return made, polls
+
+
+async def test_a_completed_copy_makes_at_most_four_arm_calls_outside_the_polls(
+    fn_app: FunctionApp,
+) -> None:
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=1, restore_points=2)
+    first, second = source.restore_point_ids
+    name = source.collection_id.rsplit("/", 1)[-1]
+
+    # The first copy from a collection this process has not seen: intake reads the source
+    # restore point (its region is in sourceMetadata) and, once, the source collection for
+    # the lineage (its VM); ensure-target reads and creates the target; start-copy only PUTs.
+    made, _ = await _copy_and_count(fn_app, first)
+    assert made == {
+        "RestorePoints_Get": 1,
+        "RestorePointCollections_Get": 2,
+        "RestorePointCollections_CreateOrUpdate": 1,
+        "RestorePoints_Create": 1,
+    }
+
+    # Every later copy of the collection (hourly restore points of the same VM): the source
+    # collection's facts are known and the target exists.
+    seen_before = len(emulator_calls(fn_app, name))
+    made, polls = await _copy_and_count(fn_app, second)
     assert made == {
         "RestorePoints_Get": 1,
         "RestorePointCollections_Get": 1,
-        "RestorePointCollections_CreateOrUpdate": 1,
         "RestorePoints_Create": 1,
     }
     assert sum(made.values()) <= MAX_ARM_CALLS_OUTSIDE_POLLS
 
     # The emulator saw the same: the collection names carry the VM's unique name.
-    seen = emulator_calls(fn_app, source.collection_id.rsplit("/", 1)[-1])
+    seen = emulator_calls(fn_app, name)[seen_before:]
     outside = [
         r
         for r in seen
