@@ -142,6 +142,11 @@ class Settings:
     reruns: RerunPolicy = field(default_factory=RerunPolicy)
     # Where telemetry goes without Application Insights: none | console | otlp.
     telemetry_exporter: str = "none"
+    # -- schedules (docs/policies.md): the timer that acts on copy and creation slots between
+    # sweeps, and how a refused restore point creation is retried before it fails.
+    schedule_timer: str = "0 * * * * *"
+    create_max_attempts: int = 5
+    create_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -398,6 +403,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
             backoff_seconds=_float(env, "RERUN_BACKOFF_SECONDS", 600.0),
             max_backoff_seconds=_float(env, "RERUN_MAX_BACKOFF_SECONDS", 6 * 3600.0),
         ),
+        schedule_timer=_ncrontab(env, "SCHEDULE_TIMER", "0 * * * * *"),
+        create_max_attempts=_int(env, "CREATE_MAX_ATTEMPTS", 5),
+        create_retry_seconds=_float(env, "CREATE_RETRY_SECONDS", 60.0),
         input_limits=InputLimits(
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),

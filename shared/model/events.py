@@ -25,6 +25,12 @@ class EventType(StrEnum):
     RETRYING = "rpcopy.copy.retrying"
     RETENTION_DELETED = "rpcopy.retention.deleted"
     RPO_BREACHED = "rpcopy.rpo.breached"
+    # -- schedules (docs/policies.md): a restore point passed over at a copy schedule's slot;
+    # a restore point the app created (or failed to); one source retention deleted.
+    SKIPPED_BY_SCHEDULE = "rpcopy.copy.skipped"
+    CREATION_SUCCEEDED = "rpcopy.creation.succeeded"
+    CREATION_FAILED = "rpcopy.creation.failed"
+    SOURCE_RETENTION_DELETED = "rpcopy.retention.source-deleted"
 
 
 def event_id(*parts: object) -> str:

@@ -26,6 +26,7 @@ from shared.errors import InvalidResourceId
 from shared.model.ids import CollectionId, ResourceGroupId, validate_resource_group_name
 from shared.model.regions import known_regions, normalize_region
 from shared.policies.names import DEFAULT_COLLECTION_TEMPLATE, render_template, template_problems
+from shared.policies.schedules import CreateSpec, ScheduleSpec, check_rpo_against_schedule
 
 SUPPORTED_VERSION = 1
 
@@ -168,6 +169,13 @@ class Target(_Model):
     collection_name: StrictStr = DEFAULT_COLLECTION_TEMPLATE
     retention: Retention | None = None
     rpo_minutes: PositiveInt | None = None
+    # Copy schedules (shared/policies/schedules.py): copy at these slots only.
+    copy_schedule: ScheduleSpec | None = None
+
+    @model_validator(mode="after")
+    def _rpo_meets_schedule(self) -> Target:
+        check_rpo_against_schedule(self.rpo_minutes, self.copy_schedule)
+        return self
 
     @field_validator("region")
     @classmethod
@@ -311,6 +319,8 @@ class Policy(_Model):
     description: StrictStr | None = None
     match: Match
     targets: tuple[Target, ...]
+    # Scheduled restore point creation (shared/policies/schedules.py).
+    create: CreateSpec | None = None
 
     @field_validator("name")
     @classmethod

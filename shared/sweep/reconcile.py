@@ -20,9 +20,11 @@ from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
 from shared.jobs.admission import promote_waiting
 from shared.jobs.auto_intake import request_for
+from shared.jobs.creations import CreationReport, run_creation
 from shared.jobs.intake import request_copy
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.jobs.retention_deletes import apply_retention
+from shared.jobs.scheduled_copies import copy_pending, finish_slot, scheduled_only, scheduled_plan
 from shared.model.ids import RestorePointId
 from shared.model.job import JobRecord
 from shared.model.keys import pair_key
@@ -77,16 +79,22 @@ async def protected_collections(
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-async def sweep(services: Services, *, dry_run: bool) -> SweepReport:
+async def sweep(services: Services, *, dry_run: bool, only_scheduled: bool = False) -> SweepReport:
+    """The sweep; `only_scheduled` (the schedule timer) acts only on scheduled pairs and on
+    collections with scheduled creation, and drains no poison queues."""
     report = SweepReport(started_at=services.clock(), dry_run=dry_run)
-    if not dry_run:
+    if not dry_run and not only_scheduled:
         report.poison_drained = await drain_poison_sinks(services)
     collections = await protected_collections(services, report)
+    if only_scheduled:
+        collections = scheduled_only(services, collections)
     limit = asyncio.Semaphore(services.settings.sweep_concurrency)
 
     async def one(info: CollectionInfo, targets: list[ResolvedTarget]) -> list[PairReport]:
         async with limit:
-            return await sweep_collection(services, info, targets, dry_run=dry_run)
+            return await sweep_collection(
+                services, info, targets, dry_run=dry_run, creations=report.creations
+            )
 
     results = await asyncio.gather(*(one(i, t) for i, t in collections), return_exceptions=True)
     for (info, _), result in zip(collections, results, strict=True):
@@ -108,7 +116,12 @@ async def sweep(services: Services, *, dry_run: bool) -> SweepReport:
 
 
 async def sweep_collection(
-    services: Services, info: CollectionInfo, targets: list[ResolvedTarget], *, dry_run: bool
+    services: Services,
+    info: CollectionInfo,
+    targets: list[ResolvedTarget],
+    *,
+    dry_run: bool,
+    creations: dict[str, CreationReport] | None = None,
 ) -> list[PairReport]:
     source_body = await services.arm.get(
         str(info.id),
@@ -116,11 +129,25 @@ async def sweep_collection(
         params={"$expand": "restorePoints"},
     )
     source_points = restore_points_of(source_body)
-    return list(
+    pairs = list(
         await asyncio.gather(
             *(sweep_pair(services, info, t, source_points, dry_run=dry_run) for t in targets)
         )
     )
+    create = services.policies.resolve(info).create
+    if create is not None and creations is not None:
+        # Scheduled creation after the pairs: source retention must see what they copy.
+        all_targets = services.policies.resolve(info).targets
+        creations[str(info.id)] = await run_creation(
+            services,
+            info,
+            create,
+            list(all_targets),
+            source_points,
+            copy_pending(p.plan for p in pairs if p.plan is not None),
+            dry_run=dry_run,
+        )
+    return pairs
 
 
 async def sweep_pair(
@@ -152,8 +179,15 @@ async def sweep_pair(
         max_failed_runs=services.settings.sweep_max_failed_runs,
         source_collection_id=str(info.id),
     )
+    # Pending for the RPO: the oldest restore point still to copy, a scheduled one included.
+    pending = min((c.created_at for c in report.plan.copies if c.created_at), default=None)
+    report.plan, report.copy_schedule = await scheduled_plan(services, info, target, report.plan)
     if not dry_run:
         await _request_missing(services, info, target, report)
+        if report.copy_schedule is not None:
+            report.skipped_by_schedule = await finish_slot(
+                services, info, target, report.copy_schedule
+            )
         await _repair(services, key, jobs)
     report.retention = plan_retention(
         view, jobs, keep_last=target.keep_last, max_age_days=target.max_age_days, now=now
@@ -163,9 +197,14 @@ async def sweep_pair(
         report.deleted.extend(outcome.deleted)
         report.errors.extend(outcome.errors)
     jobs = await services.ledger.for_pair(key) if not dry_run else jobs
-    pending = min((c.created_at for c in report.plan.copies if c.created_at), default=None)
+    schedule = target.copy_schedule
     report.status = pair_status(
-        jobs, rpo_minutes=target.rpo_minutes, now=now, pending_source_created_at=pending
+        jobs,
+        rpo_minutes=target.rpo_minutes,
+        now=now,
+        pending_source_created_at=pending,
+        copy_schedule=schedule.describe() if schedule else None,
+        next_copy_slot=schedule.next_after(now) if schedule else None,
     )
     if report.status.age_minutes is not None:
         telemetry.rpo_age.set(
@@ -181,12 +220,13 @@ async def _request_missing(
     services: Services, info: CollectionInfo, target: ResolvedTarget, report: PairReport
 ) -> None:
     assert report.plan is not None
+    trigger = Trigger.SCHEDULE if report.copy_schedule is not None else Trigger.SWEEP
     for copy in report.plan.copies:  # oldest first: admission order follows creation order
         try:
             source = RestorePointId.parse(copy.source_restore_point_id)
             job, _ = await request_copy(
                 services,
-                request_for(source, target, Trigger.SWEEP),
+                request_for(source, target, trigger),
                 known_source=(info.region, copy.created_at),
             )
             report.requested.append(job.job_id)

@@ -23,7 +23,14 @@ async def protection(services: Services) -> dict[str, Any]:
     for info, targets in collections:
         for target in targets:
             jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
-            status = pair_status(jobs, rpo_minutes=target.rpo_minutes, now=now)
+            schedule = target.copy_schedule
+            status = pair_status(
+                jobs,
+                rpo_minutes=target.rpo_minutes,
+                now=now,
+                copy_schedule=schedule.describe() if schedule else None,
+                next_copy_slot=schedule.next_after(now) if schedule else None,
+            )
             pairs.append(
                 {
                     "sourceCollectionId": str(info.id),

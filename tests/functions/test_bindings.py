@@ -36,11 +36,11 @@ EXPECTED_ROUTES = {
     "sweep_plan": ("plan", ["GET"]),
     "preflight": ("preflight", ["GET"]),
 }
-EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
+EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *", "schedule_timer": "0 * * * * *"}
 
 
 def _load_app(monkeypatch: pytest.MonkeyPatch, **env: str) -> func.FunctionApp:
-    prefixes = ("QUEUE_", "HTTP_AUTH", "SWEEP_", "POLICY_")
+    prefixes = ("QUEUE_", "HTTP_AUTH", "SWEEP_", "POLICY_", "SCHEDULE_")
     for key in [k for k in list(__import__("os").environ) if k.startswith(prefixes)]:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")

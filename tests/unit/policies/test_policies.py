@@ -217,7 +217,7 @@ TARGET_CASES = [
         30,
         "regions",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes)",
+        "rpoMinutes, copySchedule)",
         '"regions"',
     ),
     (
@@ -225,7 +225,7 @@ TARGET_CASES = [
         30,
         "rpo_minutes",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes)",
+        "rpoMinutes, copySchedule)",
         '"rpo_minutes"',
     ),
     ('{"region": "westus", "rpoMinutes": 0}', 44, "rpoMinutes", "must be at least 1, not 0", "0}"),
@@ -668,7 +668,7 @@ POLICY_CASES = [
         {**_P0, "name": "p1", "owner": "ops"},
         [
             "policies.json:25:7: policies[1].owner: unknown field (allowed here: name, "
-            "description, match, targets)"
+            "description, match, targets, create)"
         ],
     ),
 ]
