@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 _FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+_WORD = re.compile(r"[A-Za-z]+")
+_MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+_WEEKDAYS = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How far `longest_gap` looks: enough for any yearly pattern, bounded for every-second ones.
 _GAP_HORIZON = timedelta(days=400)
@@ -54,6 +57,15 @@ def _croniter_form(expression: str) -> str:
                 f"{expression!r}: field {field!r} may use only digits, names, '*', '/', ',' and '-'"
             )
     second, minute, hour, day, month, weekday = fields
+    names = [(second, set()), (minute, set()), (hour, set()), (day, set())]
+    names += [(month, _MONTHS), (weekday, _WEEKDAYS)]
+    for field, allowed in names:
+        for word in _WORD.findall(field):
+            if word.lower() not in allowed:
+                raise ScheduleError(
+                    f"{expression!r}: {word!r} in field {field!r} is not a month or day name "
+                    "NCRONTAB documents (L, W, # and H are not NCRONTAB)"
+                )
     if day != "*" and weekday != "*":
         raise ScheduleError(
             f"{expression!r} restricts both the day of the month and the day of the week; "
