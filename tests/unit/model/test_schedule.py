@@ -154,7 +154,8 @@ def test_previous_and_next_bracket_the_moment(expression: str, zone: str, moment
     following = schedule.next_after(moment)
     assert previous is not None
     assert previous <= moment < following
-    assert previous.tzinfo is UTC and following.tzinfo is UTC
+    assert previous.tzinfo is UTC
+    assert following.tzinfo is UTC
     # No slot lies between the previous one and the moment.
     assert schedule.next_after(previous) > moment
     # The next slot's previous slot is itself.

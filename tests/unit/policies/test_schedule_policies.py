@@ -121,8 +121,8 @@ def test_the_most_specific_policy_with_a_create_section_wins() -> None:
         ),
         (
             {"region": "westus", "copySchedule": {"cron": "0 0 2 * * *", "every": 5}},
-            "policies.json:15:13: policies[0].targets[0].copySchedule.every: unknown field (allowed "
-            "here: cron, timeZone, intervalMinutes)",
+            "policies.json:15:13: policies[0].targets[0].copySchedule.every: unknown field "
+            "(allowed here: cron, timeZone, intervalMinutes)",
         ),
     ],
 )

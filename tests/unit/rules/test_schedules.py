@@ -46,7 +46,8 @@ def test_at_a_due_slot_only_the_newest_is_copied_and_the_rest_are_skipped() -> N
         plan_of(*HOURLY), DAILY, now=SLOT + timedelta(seconds=30), last_fired=SLOT - timedelta(1)
     )
     assert decision.slot == SLOT
-    assert decision.copy is not None and names((decision.copy,)) == ["rp05"]
+    assert decision.copy is not None
+    assert names((decision.copy,)) == ["rp05"]
     assert names(decision.skipped) == ["rp00", "rp01", "rp02", "rp03", "rp04"]
     assert decision.waiting == ()
     assert decision.next_slot == SLOT + timedelta(days=1)
@@ -62,7 +63,9 @@ def test_between_slots_everything_waits_for_the_next_slot() -> None:
     decision = decide_scheduled_copy(
         plan_of(*HOURLY), DAILY, now=SLOT + timedelta(hours=3), last_fired=SLOT
     )
-    assert decision.slot is None and decision.copy is None and decision.skipped == ()
+    assert decision.slot is None
+    assert decision.copy is None
+    assert decision.skipped == ()
     assert names(decision.waiting) == names(tuple(HOURLY))
     plan = decision.plan(plan_of(*HOURLY))
     assert plan.copies == ()
@@ -81,7 +84,9 @@ def test_a_restore_point_made_after_the_slot_waits_even_when_the_slot_is_acted_o
 
 def test_a_due_slot_with_nothing_to_copy_copies_nothing() -> None:
     decision = decide_scheduled_copy(plan_of(), DAILY, now=SLOT, last_fired=None)
-    assert decision.slot == SLOT and decision.copy is None and decision.skipped == ()
+    assert decision.slot == SLOT
+    assert decision.copy is None
+    assert decision.skipped == ()
 
 
 def test_skipped_jobs_stay_skipped_in_the_sweep_plan_and_fix_no_order() -> None:
@@ -135,11 +140,14 @@ def test_every_candidate_is_copied_skipped_or_waiting_exactly_once(
         names(tuple(copies))
     )
     if decision.slot is None:
-        assert chosen == () and decision.skipped == ()
+        assert chosen == ()
+        assert decision.skipped == ()
         return
-    assert decision.slot <= now and (last is None or decision.slot > last)
+    assert decision.slot <= now
+    assert last is None or decision.slot > last
     for item in decision.skipped:
-        assert decision.copy is not None and item.created_at <= decision.copy.created_at
+        assert decision.copy is not None
+        assert item.created_at <= decision.copy.created_at
     if decision.copy is not None:
         assert decision.copy.created_at <= decision.slot
         # The copy is the newest restore point created at or before the slot.
