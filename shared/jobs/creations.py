@@ -86,11 +86,11 @@ async def run_creation(
     create: ResolvedCreate,
     targets: list[ResolvedTarget],
     points: tuple[RestorePointView, ...],
-    copy_pending: set[str],
     *,
     dry_run: bool,
 ) -> CreationReport:
-    """Follow up open creations, act on a due slot, then apply source retention."""
+    """Follow up open creations (copies of new ones go out as an event's would), then act on a
+    due slot. Source retention is `apply_source_retention`, once the pairs are planned."""
     now = services.clock()
     store = _store(services)
     report = CreationReport(create.schedule.describe(), create.schedule.next_after(now))
@@ -113,23 +113,37 @@ async def run_creation(
                     services, info, create, points, record
                 )
     report.records = list(records.values())
-    if create.keep_last is not None or create.max_age_days is not None:
-        created = {
-            id_key(r.restore_point_id)
-            for r in report.records
-            if r.state in (CreationState.SUCCEEDED, CreationState.CREATING)
-        }
-        report.retention = plan_source_retention(
-            points,
-            created_by_app=created,
-            copy_pending=copy_pending,
-            keep_last=create.keep_last,
-            max_age_days=create.max_age_days,
-            now=now,
-        )
-        if not dry_run:
-            await _delete(services, info, report)
     return report
+
+
+async def apply_source_retention(
+    services: Services,
+    info: CollectionInfo,
+    create: ResolvedCreate,
+    report: CreationReport,
+    points: tuple[RestorePointView, ...],
+    copy_pending: set[str],
+    *,
+    dry_run: bool,
+) -> None:
+    """Plan (and unless `dry_run`, carry out) the create section's source retention."""
+    if create.keep_last is None and create.max_age_days is None:
+        return
+    created = {
+        id_key(r.restore_point_id)
+        for r in report.records
+        if r.state in (CreationState.SUCCEEDED, CreationState.CREATING)
+    }
+    report.retention = plan_source_retention(
+        points,
+        created_by_app=created,
+        copy_pending=copy_pending,
+        keep_last=create.keep_last,
+        max_age_days=create.max_age_days,
+        now=services.clock(),
+    )
+    if not dry_run:
+        await _delete(services, info, report)
 
 
 async def _claim(

@@ -20,7 +20,7 @@ from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
 from shared.jobs.admission import promote_waiting
 from shared.jobs.auto_intake import request_for
-from shared.jobs.creations import CreationReport, run_creation
+from shared.jobs.creations import CreationReport, apply_source_retention, run_creation
 from shared.jobs.intake import request_copy
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.jobs.retention_deletes import apply_retention
@@ -129,24 +129,26 @@ async def sweep_collection(
         params={"$expand": "restorePoints"},
     )
     source_points = restore_points_of(source_body)
+    resolution = services.policies.resolve(info)
+    create = resolution.create if creations is not None else None
+    creation = None
+    if create is not None:
+        # Before the pairs: a restore point that just finished is copied as an event would.
+        creation = await run_creation(
+            services, info, create, list(resolution.targets), source_points, dry_run=dry_run
+        )
     pairs = list(
         await asyncio.gather(
             *(sweep_pair(services, info, t, source_points, dry_run=dry_run) for t in targets)
         )
     )
-    create = services.policies.resolve(info).create
-    if create is not None and creations is not None:
-        # Scheduled creation after the pairs: source retention must see what they copy.
-        all_targets = services.policies.resolve(info).targets
-        creations[str(info.id)] = await run_creation(
-            services,
-            info,
-            create,
-            list(all_targets),
-            source_points,
-            copy_pending(p.plan for p in pairs if p.plan is not None),
-            dry_run=dry_run,
+    if create is not None and creation is not None and creations is not None:
+        # After the pairs: source retention keeps what they still copy or wait on.
+        pending = copy_pending(p.plan for p in pairs if p.plan is not None)
+        await apply_source_retention(
+            services, info, create, creation, source_points, pending, dry_run=dry_run
         )
+        creations[str(info.id)] = creation
     return pairs
 
 
