@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.functions.timer import TimerRequest
 import httpx
 import pytest
 import pytest_asyncio
 from azure.data.tables.aio import TableServiceClient
+from azure.functions.timer import TimerRequest
 
 from arm_emulator.control import EmulatorControl
 from shared.model.job import JobRecord, JobState
@@ -166,6 +166,25 @@ async def test_a_copy_schedule_copies_only_the_newest_and_records_the_skipped(
     await tick(fn_app)
     assert len(await pair_jobs(services, source.collection_id, "westus")) == 4
     assert events_for(fn_app, source.collection_id) == []
+
+    # Asked for by hand (HTTP), a skipped restore point gets a new request after all; here rp4's
+    # copy is newer and already under way, so Azure's order makes it Superseded, not skipped.
+    response = await fn_app.http(
+        "copies_create",
+        "POST",
+        "/api/copies",
+        body=json.dumps(
+            {
+                "sourceRestorePointId": by_source["rp1"].source_restore_point_id,
+                "targetRegion": "westus",
+                "targetResourceGroup": TARGET_GROUP,
+            }
+        ).encode(),
+    )
+    assert response.status_code == 202, response.get_body()
+    manual = json.loads(response.get_body())
+    assert manual["trigger"] == "http"
+    assert manual["state"] == "Superseded"
 
     # A new restore point's event waits for the schedule instead of copying at once.
     rp5 = control.create_restore_point(source.collection_id, "rp5")["id"]
