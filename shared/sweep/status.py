@@ -21,6 +21,15 @@ async def protection(services: Services) -> dict[str, Any]:
     now = services.clock()
     pairs: list[dict[str, Any]] = []
     for info, targets in collections:
+        create = services.policies.resolve(info).create
+        creation = (
+            {
+                "createSchedule": create.schedule.describe(),
+                "nextCreateAt": iso(create.schedule.next_after(now)),
+            }
+            if create is not None
+            else {}
+        )
         for target in targets:
             jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
             schedule = target.copy_schedule
@@ -39,6 +48,7 @@ async def protection(services: Services) -> dict[str, Any]:
                     "targetCollectionId": str(target.collection_id),
                     "policy": target.policy_name,
                     **status_to_api(status),
+                    **creation,
                 }
             )
     return {"generatedAt": iso(now), "pairs": pairs, "problems": report.problems}

@@ -268,6 +268,17 @@ async def test_a_creation_schedule_creates_on_time_and_requests_a_copy_per_regio
         assert job.trigger.value == "schedule"
     kinds = [e["type"] for e in events_for(fn_app, source.collection_id)]
     assert "rpcopy.creation.succeeded" in kinds
+    protection = json.loads(
+        (await fn_app.http("protection_status", "GET", "/api/protection")).get_body()
+    )
+    pairs = [
+        p
+        for p in protection["pairs"]
+        if p["sourceCollectionId"].lower() == source.collection_id.lower()
+    ]
+    assert len(pairs) == 2
+    assert {p["createSchedule"] for p in pairs} == {"every 60 minutes"}
+    assert {from_iso(p["nextCreateAt"]) for p in pairs} == {slot + timedelta(hours=1)}
 
     # The same slot never creates twice, however often the timer ticks.
     clock.advance(60)
