@@ -165,19 +165,26 @@ async def _claim(
     return record if claimed else None
 
 
-async def _save(services: Services, record: CreationRecord) -> CreationRecord:
-    stored, _ = await _store(services).update(
-        record.collection_id, record.restore_point_name, lambda _current: record
+async def _save(
+    services: Services, before: CreationRecord, after: CreationRecord
+) -> tuple[CreationRecord, bool]:
+    """Write `after` only if the row is still `before` (ETag-guarded): when two hosts follow up
+    one creation, the first to act wins and the other leaves its result alone."""
+    stored, changed = await _store(services).update(
+        before.collection_id,
+        before.restore_point_name,
+        lambda current: after if current == before else None,
     )
-    return stored or record
+    return (stored or before), changed
 
 
 async def _fail(
-    services: Services, record: CreationRecord, code: str, reason: str
+    services: Services, before: CreationRecord, record: CreationRecord, code: str, reason: str
 ) -> CreationRecord:
     now = services.clock()
-    failed = await _save(
+    failed, changed = await _save(
         services,
+        before,
         record.evolve(
             state=CreationState.FAILED,
             code=code,
@@ -186,6 +193,8 @@ async def _fail(
             next_attempt_at=None,
         ),
     )
+    if not changed:
+        return failed  # another host moved it on first
     await services.emit(events.encode(_event(services, events.EventType.CREATION_FAILED, failed)))
     log.warning("creating %s failed: %s: %s", record.restore_point_id, code, reason)
     return failed
@@ -207,13 +216,14 @@ def _event(services: Services, kind: events.EventType, record: CreationRecord) -
 
 
 async def _retry_or_fail(
-    services: Services, record: CreationRecord, code: str, reason: str
+    services: Services, before: CreationRecord, record: CreationRecord, code: str, reason: str
 ) -> CreationRecord:
     """Another attempt later, or Failed once the attempts are spent."""
     settings = services.settings
     if record.attempts >= settings.create_max_attempts:
         return await _fail(
             services,
+            before,
             record,
             code,
             f"{reason} (gave up after {record.attempts} attempts, "
@@ -222,10 +232,12 @@ async def _retry_or_fail(
     now = services.clock()
     later = now + timedelta(seconds=settings.create_retry_seconds)
     log.info("creating %s refused (%s); again at %s", record.restore_point_id, code, later)
-    return await _save(
+    stored, _ = await _save(
         services,
+        before,
         record.evolve(code=code, reason=reason, next_attempt_at=later, updated_at=now),
     )
+    return stored
 
 
 async def _attempt(
@@ -236,13 +248,14 @@ async def _attempt(
     record: CreationRecord,
 ) -> CreationRecord:
     """One PUT of the restore point (after our own checks of Azure's limits)."""
+    before = record
     record = record.evolve(attempts=record.attempts + 1, updated_at=services.clock())
     refusal = creation_refusal(points)
     if refusal is not None:
         code, reason = refusal
         if code is Refusal.RESTORE_POINT_LIMIT:
-            return await _fail(services, record, code.value, reason)
-        return await _retry_or_fail(services, record, code.value, reason)
+            return await _fail(services, before, record, code.value, reason)
+        return await _retry_or_fail(services, before, record, code.value, reason)
     properties: dict[str, Any] = {}
     if create.consistency_mode:
         properties["consistencyMode"] = create.consistency_mode
@@ -258,12 +271,13 @@ async def _attempt(
         concurrent = "concurrent" in exc.message.lower()
         if exc.transient or concurrent or exc.code in _RETRYABLE_CODES:
             code = Refusal.CONCURRENT_CREATION.value if concurrent else exc.code
-            return await _retry_or_fail(services, record, code, str(exc))
-        return await _fail(services, record, exc.code, str(exc))
+            return await _retry_or_fail(services, before, record, code, str(exc))
+        return await _fail(services, before, record, exc.code, str(exc))
     # The PUT was accepted: the long-running creation is followed up from later listings.
     log.info("creating %s (slot %s)", record.restore_point_id, iso(record.slot))
-    return await _save(
+    stored, _ = await _save(
         services,
+        before,
         record.evolve(
             state=CreationState.CREATING,
             code=None,
@@ -272,6 +286,7 @@ async def _attempt(
             updated_at=services.clock(),
         ),
     )
+    return stored
 
 
 async def _follow_up(
@@ -288,7 +303,7 @@ async def _follow_up(
             return record
         listed = _listed(points, record)
         if listed is not None:  # a PUT accepted before a crash: it exists, follow it
-            record = await _save(services, record.evolve(state=CreationState.CREATING))
+            record, _ = await _save(services, record, record.evolve(state=CreationState.CREATING))
         else:
             return await _attempt(services, info, create, points, record)
     listed = _listed(points, record)
@@ -299,6 +314,7 @@ async def _follow_up(
                 return await _fail(
                     services,
                     record,
+                    record,
                     "RestorePointMissing",
                     "the restore point was accepted but is not in the collection",
                 )
@@ -307,20 +323,23 @@ async def _follow_up(
             return await _fail(
                 services,
                 record,
+                record,
                 f"Provisioning{state.title()}",
                 f"Azure reports provisioningState {state} for the new restore point",
             )
         if state.lower() not in ("succeeded", ""):
             return record
-        record = await _save(
+        record, changed = await _save(
             services,
+            record,
             record.evolve(
                 state=CreationState.SUCCEEDED, created_at=listed.created_at, updated_at=now
             ),
         )
-        await services.emit(
-            events.encode(_event(services, events.EventType.CREATION_SUCCEEDED, record))
-        )
+        if changed:
+            await services.emit(
+                events.encode(_event(services, events.EventType.CREATION_SUCCEEDED, record))
+            )
     if record.state is CreationState.SUCCEEDED and not record.copies_requested and listed:
         await copy_to_targets(
             services,
@@ -330,7 +349,8 @@ async def _follow_up(
             targets,
             Trigger.SCHEDULE,
         )
-        record = await _save(services, record.evolve(copies_requested=True))
+        # Copy requests are idempotent (job ids), so a second host doing this too is harmless.
+        record, _ = await _save(services, record, record.evolve(copies_requested=True))
     return record
 
 
