@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -345,3 +345,80 @@ async def test_a_refused_creation_is_retried_a_bounded_number_of_times_then_fail
         if c["sourceCollectionId"].lower() == source.collection_id.lower()
     )
     assert [c["state"] for c in creation["creations"]] == ["Failed"]
+
+
+async def test_an_arm_refusal_that_cannot_pass_fails_the_creation_at_once(
+    fn_app: FunctionApp, scheduled: tuple[Services, Clock], control: EmulatorControl
+) -> None:
+    services, clock = scheduled
+    source = seed_source(fn_app.stack.arm_endpoint, restore_points=1, data_disks=0)
+    name = source.collection_id.rsplit("/", 1)[-1]
+    # The VM's other collections hold the 500 restore points Azure allows per VM.
+    limit = (
+        "The maximum allowed snapshot limit of one or more disk blobs has been reached: the "
+        "virtual machine already has 500 restore points (limit 500)."
+    )
+    control.add_fault(
+        operation="RestorePoints_Create",
+        kind="http",
+        status=409,
+        code="VMRestorePointClientError",
+        message=limit,
+        match={"pathContains": f"/{name}/restorePoints/rpcopy-", "method": "PUT"},
+    )
+    use_policy(
+        services,
+        {
+            "name": "create-at-limit",
+            "match": {"collectionIds": [source.collection_id]},
+            "targets": [{"region": "westus", "resourceGroup": TARGET_GROUP}],
+            "create": {"schedule": {"intervalMinutes": 30}},
+        },
+    )
+    clock.now = Schedule.parse(interval_minutes=30).next_after(emulator_now(control))
+    fn_app.receive("EVENTS_QUEUE")
+    await tick(fn_app)
+    assert services.creations is not None
+    (record,) = await services.creations.for_collection(source.collection_id)
+    assert record.state is CreationState.FAILED
+    assert record.attempts == 1
+    assert record.code == "VMRestorePointClientError"
+    assert record.reason is not None
+    assert "500 restore points" in record.reason
+    (failed,) = [
+        e for e in events_for(fn_app, source.collection_id) if e["type"] == "rpcopy.creation.failed"
+    ]
+    assert failed["data"]["reason"] == record.reason
+
+
+async def test_an_idle_tick_makes_no_arm_call(
+    fn_app: FunctionApp, scheduled: tuple[Services, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, clock = scheduled
+    use_policy(
+        services,
+        {
+            "name": "daily",
+            "match": {"subscriptionId": "00000000-0000-0000-0000-0000000000aa"},
+            "targets": [{"region": "westus", "copySchedule": {"cron": "0 0 2 * * *"}}],
+        },
+    )
+    # Count this worker's own ARM calls (the emulator also serves the session's host).
+    calls: list[str] = []
+    real_request = services.arm.request
+
+    async def counted(method: str, url: str, **kwargs: Any) -> Any:
+        calls.append(str(kwargs.get("operation")))
+        return await real_request(method, url, **kwargs)
+
+    monkeypatch.setattr(services.arm, "request", counted)
+    clock.now = datetime(2026, 6, 10, 2, 0, 1, tzinfo=UTC)
+    await tick(fn_app)  # the first tick acts on the slot of 02:00
+    assert "RestorePointCollections_ListAll" in calls
+    calls.clear()
+    clock.advance(60)
+    await tick(fn_app)  # nothing due since
+    assert calls == []
+    clock.now = datetime(2026, 6, 11, 2, 0, 0, tzinfo=UTC)
+    await tick(fn_app)  # the next day's slot: the scheduled pairs are swept again
+    assert "RestorePointCollections_ListAll" in calls
