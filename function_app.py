@@ -20,6 +20,7 @@ from shared.model.message import Stage
 from shared.services import get_services, load_policies
 from shared.settings import Settings
 from shared.sweep import reconcile as sweep
+from shared.sweep.schedule_tick import schedule_tick
 
 redaction.install()
 SETTINGS = Settings.from_env()
@@ -181,3 +182,16 @@ async def sweep_timer(timer: func.TimerRequest) -> None:
     report = await sweep.sweep(services, dry_run=services.settings.sweep_dry_run)
     if report.problems:
         logging.warning("sweep problems: %s", "; ".join(report.problems[:20]))
+
+
+# -- schedules: copy schedules and scheduled restore point creation ------------------------------
+
+
+@app.function_name("schedule_timer")
+@app.timer_trigger(schedule=SETTINGS.schedule_timer, arg_name="timer", use_monitor=True)
+async def schedule_timer(timer: func.TimerRequest) -> None:
+    """Act on due copy and creation slots of the policy file (docs/policies.md); idle ticks
+    make no ARM call."""
+    report = await schedule_tick(await get_services())
+    if report is not None and report.problems:
+        logging.warning("schedule problems: %s", "; ".join(report.problems[:20]))

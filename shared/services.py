@@ -24,6 +24,7 @@ from shared.storage.deletions import DeletionLog
 from shared.storage.ledger import Ledger
 from shared.storage.pairs import PairStore
 from shared.storage.queues import QueueSender
+from shared.storage.schedules import CreationStore, SlotStore
 from shared.storage.topic import TopicPublisher
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ class Services:
     policies: PolicySet
     topic: TopicPublisher | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Schedules (shared/jobs/schedules.py): last slots acted on, restore points the app created.
+    slots: SlotStore | None = None
+    creations: CreationStore | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -95,6 +99,8 @@ class Services:
             budget=CopyBudget(tables, settings.rules_table),
             deletions=DeletionLog(tables, settings.rules_table),
             policies=load_policies(settings),
+            slots=SlotStore(tables, settings.rules_table),
+            creations=CreationStore(tables, settings.rules_table),
             topic=TopicPublisher(
                 settings.eventgrid_topic_endpoint,
                 settings.eventgrid_topic_key,
@@ -121,6 +127,9 @@ class Services:
         await self.pairs.close()
         await self.budget.close()
         await self.deletions.close()
+        for store in (self.slots, self.creations):
+            if store is not None:
+                await store.close()
         if self.topic is not None:
             await self.topic.close()
         await self.ledger.close()

@@ -152,6 +152,11 @@ class Settings:
     # A directory where the process rewrites <pid>.json every second with its ARM calls and
     # storage transactions by kind (shared.work_counts); unset: counted in memory only.
     work_counts_dir: str | None = None
+    # -- schedules (docs/policies.md): the timer that acts on copy and creation slots between
+    # sweeps, and how a refused restore point creation is retried before it fails.
+    schedule_timer: str = "0 * * * * *"
+    create_max_attempts: int = 5
+    create_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -428,6 +433,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
             backoff_seconds=_float(env, "RERUN_BACKOFF_SECONDS", 600.0),
             max_backoff_seconds=_float(env, "RERUN_MAX_BACKOFF_SECONDS", 6 * 3600.0),
         ),
+        schedule_timer=_ncrontab(env, "SCHEDULE_TIMER", "0 * * * * *"),
+        create_max_attempts=_int(env, "CREATE_MAX_ATTEMPTS", 5),
+        create_retry_seconds=_float(env, "CREATE_RETRY_SECONDS", 60.0),
         input_limits=InputLimits(
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),

@@ -30,7 +30,13 @@ from shared.model.events import EventType
 # Events whose subject is the source collection (about a pair, not one restore point).
 COLLECTION_SUBJECT = {EventType.RPO_BREACHED: "sourceCollectionId"}
 # Events whose data names the source restore point at the top level.
-RESTORE_POINT_SUBJECT = {EventType.RETENTION_DELETED: "sourceRestorePointId"}
+RESTORE_POINT_SUBJECT = {
+    EventType.RETENTION_DELETED: "sourceRestorePointId",
+    # The source restore point the app created (or tried to), and one source retention deleted.
+    EventType.CREATION_SUCCEEDED: "restorePointId",
+    EventType.CREATION_FAILED: "restorePointId",
+    EventType.SOURCE_RETENTION_DELETED: "restorePointId",
+}
 
 
 @cache

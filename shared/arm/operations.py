@@ -74,6 +74,16 @@ TARGET_OPERATIONS = frozenset(
     }
 )
 
+# Scheduled creation (docs/policies.md, `create`): the source scopes of such policies also get
+# restore points written (created) and deleted (source retention), through long-running calls.
+CREATE_OPERATIONS = frozenset(
+    {
+        ArmOperation.RESTORE_POINTS_CREATE,
+        ArmOperation.RESTORE_POINTS_DELETE,
+        ArmOperation.OPERATIONS_GET,
+    }
+)
+
 
 def actions_for(operations: frozenset[ArmOperation]) -> list[str]:
     return sorted({ACTIONS[op] for op in operations})

@@ -42,7 +42,19 @@ async def copy_to_targets(
     targets: list[ResolvedTarget],
     trigger: Trigger,
 ) -> list[JobRecord]:
-    """One copy request per target region, concurrently (fan-out is allowed by Azure)."""
+    """One copy request per target region, concurrently (fan-out is allowed by Azure).
+
+    A target with a copy schedule is left to its schedule (the sweep and the schedule timer
+    copy at its slots): the event does not copy to it now."""
+    for target in targets:
+        if target.copy_schedule is not None:
+            log.info(
+                "copy of %s to %s waits for its copy schedule (%s)",
+                source,
+                target.region,
+                target.copy_schedule.describe(),
+            )
+    targets = [t for t in targets if t.copy_schedule is None]
     known = (info.region, created_at)
     # A create-in-target pair takes no copies of source restore points: its restore points are
     # created from the VM (by the sweep, HTTP or a schedule, shared/jobs/create_intake.py).

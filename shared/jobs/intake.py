@@ -169,6 +169,10 @@ async def _request_copy(
     fresh = fresh_record(request, (region, group, name), known_source, now, options)
 
     def restart(existing: JobRecord) -> JobRecord | None:
+        if existing.state is JobState.SKIPPED_BY_SCHEDULE and request.trigger is Trigger.HTTP:
+            # Copy schedules: a skipped restore point asked for by hand is copied after all
+            # (admission still supersedes it if something newer was copied meanwhile).
+            return fresh.evolve(step=existing.step + 1)
         if existing.state is not JobState.FAILED:
             return None
         # A new run, by way of the rerun stage: the failed run's copy must be deleted first

@@ -36,6 +36,12 @@ class EventType(StrEnum):
     RETRYING = "copy.retrying"
     RETENTION_DELETED = "retention.deleted"
     RPO_BREACHED = "rpo.breached"
+    # -- schedules (docs/policies.md): a restore point passed over at a copy schedule's slot;
+    # a restore point the app created (or failed to); one source retention deleted.
+    SKIPPED_BY_SCHEDULE = "copy.skipped"
+    CREATION_SUCCEEDED = "creation.succeeded"
+    CREATION_FAILED = "creation.failed"
+    SOURCE_RETENTION_DELETED = "retention.source-deleted"
 
 
 def event_id(*parts: object) -> str:

@@ -25,10 +25,18 @@ class JobState(StrEnum):
     SUPERSEDED = "Superseded"
     # A run failed and another starts by itself at `next_run_at` (after its copy is deleted).
     RERUN_PENDING = "RerunPending"
+    # -- copy schedules (docs/policies.md): left out on purpose at a scheduled slot because a
+    # newer restore point was copied instead. Never started, never failed.
+    SKIPPED_BY_SCHEDULE = "SkippedBySchedule"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.SUPERSEDED)
+        return self in (
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.SUPERSEDED,
+            JobState.SKIPPED_BY_SCHEDULE,
+        )
 
 
 ACTIVE_STATES = frozenset(s for s in JobState if not s.terminal)

@@ -39,6 +39,8 @@ class Trigger(StrEnum):
     HTTP = "http"
     EVENT_GRID = "eventgrid"
     SWEEP = "sweep"
+    # A copy or restore point creation made at a policy schedule's slot (docs/policies.md).
+    SCHEDULE = "schedule"
 
 
 class _Model(BaseModel):

@@ -22,6 +22,7 @@ from typing import Any
 
 from shared.arm import bodies
 from shared.arm.operations import (
+    CREATE_OPERATIONS,
     SOURCE_OPERATIONS,
     TARGET_OPERATIONS,
     ArmOperation,
@@ -64,6 +65,8 @@ class Scopes:
     sources: tuple[str, ...]
     targets: tuple[str, ...]
     target_groups: tuple[ResourceGroupId, ...]
+    # Source scopes of policies with a `create` section (scheduled restore point creation).
+    creation_sources: tuple[str, ...] = ()
 
 
 def scopes(services: Services) -> Scopes:
@@ -71,6 +74,7 @@ def scopes(services: Services) -> Scopes:
     sources: set[str] = {f"/subscriptions/{s}" for s in services.settings.sweep_subscriptions}
     targets: set[str] = set()
     groups: dict[str, ResourceGroupId] = {}
+    creation: set[str] = set()
     for policy in services.policies.policies:
         match = policy.match
         subscriptions: set[str] = set()
@@ -87,6 +91,10 @@ def scopes(services: Services) -> Scopes:
             elif not match.collection_ids:
                 sources.add(f"/subscriptions/{match.subscription_id}")
         sources.update(source_groups)
+        if policy.create is not None:
+            creation.update(source_groups)
+            if match.subscription_id and not match.resource_group and not match.collection_ids:
+                creation.add(f"/subscriptions/{match.subscription_id}")
         for target in policy.targets:
             if target.subscription_id is not None:
                 # A target in another subscription: its resource group there (the source's
@@ -112,6 +120,7 @@ def scopes(services: Services) -> Scopes:
         tuple(sorted(sources, key=str.lower)),
         tuple(sorted(targets, key=str.lower)),
         tuple(groups[k] for k in sorted(groups)),
+        tuple(sorted(creation, key=str.lower)),
     )
 
 
@@ -290,6 +299,10 @@ async def preflight(services: Services) -> list[Check]:
         *(
             _permissions(services, s, "target", actions_for(TARGET_OPERATIONS))
             for s in reach.targets
+        ),
+        *(
+            _permissions(services, s, "creation", actions_for(CREATE_OPERATIONS))
+            for s in reach.creation_sources
         ),
         *(_group_exists(services, g) for g in reach.target_groups),
         _storage(services),

@@ -26,6 +26,7 @@ from shared.errors import InvalidResourceId
 from shared.model.ids import CollectionId, ResourceGroupId, validate_resource_group_name
 from shared.model.regions import known_regions, normalize_region
 from shared.policies.names import DEFAULT_COLLECTION_TEMPLATE, render_template, template_problems
+from shared.policies.schedules import CreateSpec, ScheduleSpec, check_rpo_against_schedule
 from shared.policies.target_options import (
     CopyTagsSetting,
     DiskEncryptionSetRef,
@@ -195,6 +196,14 @@ class Target(_Model):
             raise _fail(problem[1], problem[0])
         return self
 
+    # Copy schedules (shared/policies/schedules.py): copy at these slots only.
+    copy_schedule: ScheduleSpec | None = None
+
+    @model_validator(mode="after")
+    def _rpo_meets_schedule(self) -> Target:
+        check_rpo_against_schedule(self.rpo_minutes, self.copy_schedule)
+        return self
+
     @field_validator("region")
     @classmethod
     def _region(cls, value: str, info: ValidationInfo) -> str:
@@ -339,6 +348,8 @@ class Policy(_Model):
     description: StrictStr | None = None
     match: Match
     targets: tuple[Target, ...]
+    # Scheduled restore point creation (shared/policies/schedules.py).
+    create: CreateSpec | None = None
 
     @field_validator("name")
     @classmethod

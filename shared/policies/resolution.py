@@ -8,6 +8,7 @@ from shared.errors import InvalidResourceId
 from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.ids import CollectionId
 from shared.model.resources import CollectionInfo
+from shared.model.schedule import Schedule
 from shared.policies.model import Policy, Specificity, Target
 from shared.policies.names import render_collection_name
 from shared.policies.tags import TagNames, targets_from_tags
@@ -31,6 +32,8 @@ class ResolvedTarget:
     rpo_minutes: int | None
     # Target subscription, encryption and copied tags; defaults: none of them.
     options: CopyOptions = NO_OPTIONS
+    # Copy schedules: copy only at these slots (None: every restore point, as it comes).
+    copy_schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,20 @@ class Resolution:
     # Human-readable: dropped targets and bad tags. The caller logs them and shows them in the
     # status API; they never stop the other targets.
     problems: tuple[str, ...]
+    # Scheduled creation for this collection (the most specific policy with a create section).
+    create: ResolvedCreate | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedCreate:
+    """A policy's `create` section as it applies to one collection."""
+
+    policy_name: str
+    schedule: Schedule
+    consistency_mode: str | None
+    exclude_disks: tuple[str, ...]
+    keep_last: int | None
+    max_age_days: float | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +105,7 @@ class PolicySet:
     def resolve(self, collection: CollectionInfo) -> Resolution:
         """Targets for `collection`, one per region, and what was dropped and why."""
         if collection.is_copy_target:
-            return Resolution((), ())
+            return Resolution((), ())  # nor creation: a copy target is written by copies only
         lowered_tags = {str(name).lower(): value for name, value in collection.tags.items()}
         candidates: dict[str, list[_Candidate]] = {}
         for order, policy in enumerate(self.policies):
@@ -165,6 +182,32 @@ class PolicySet:
                         mode=target.mode,
                         exclude_disks=target.exclude_disks,
                     ),
+                    copy_schedule=target.copy_schedule.schedule() if target.copy_schedule else None,
                 )
             )
-        return Resolution(tuple(resolved), tuple(problems))
+        return Resolution(tuple(resolved), tuple(problems), self._create_for(collection))
+
+    def _create_for(self, collection: CollectionInfo) -> ResolvedCreate | None:
+        """The create section of the most specific matching policy that has one."""
+        lowered_tags = {str(name).lower(): value for name, value in collection.tags.items()}
+        best: tuple[int, int, Policy] | None = None
+        for order, policy in enumerate(self.policies):
+            if policy.create is None:
+                continue
+            specificity = policy.match.specificity(collection.id, lowered_tags)
+            if specificity is not None and (best is None or (-specificity, order) < best[:2]):
+                best = (-specificity, order, policy)
+        if best is None:
+            return None
+        policy = best[2]
+        spec = policy.create
+        assert spec is not None
+        retention = spec.retention
+        return ResolvedCreate(
+            policy_name=policy.name,
+            schedule=spec.schedule.schedule(),
+            consistency_mode=spec.consistency_mode,
+            exclude_disks=spec.exclude_disks,
+            keep_last=retention.keep_last if retention else None,
+            max_age_days=retention.max_age_days if retention else None,
+        )

@@ -20,6 +20,9 @@ data a failover to this copy would lose, whatever the time the copy finished.
   unprotected pair is never ``ok``); or the newest usable copy has no known creation time;
 - ``ok`` otherwise.
 
+With a copy schedule (`next_copy_slot`: the pair's next scheduled slot), an ``ok`` pair whose
+next slot comes after its deadline is ``at-risk``: no copy can even start before it breaches.
+
 `rpo_deadline` is when the pair breaches if no newer copy becomes usable: the newest usable
 copy's source time + RPO, or with no usable copy the oldest known restore point's time + RPO.
 """
@@ -131,6 +134,9 @@ class PairStatus:
     last_failure: LastFailure | None
     # Why `rpo_state` is what it is, in words.
     reason: str
+    # Copy schedules: the pair's schedule (described) and its next slot.
+    copy_schedule: str | None = None
+    next_copy_slot: datetime | None = None
 
 
 def _compact(body: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +188,8 @@ def pair_status(
     rpo_minutes: int | None,
     now: datetime,
     pending_source_created_at: datetime | None = None,
+    copy_schedule: str | None = None,
+    next_copy_slot: datetime | None = None,
 ) -> PairStatus:
     """The protection of one pair from its ledger jobs (all states).
 
@@ -240,6 +248,12 @@ def pair_status(
     state, deadline, reason = _rpo(
         jobs, rpo_minutes, now, newest, newest_created, age, in_flight, pending_source_created_at
     )
+    if state is RpoState.OK and deadline and next_copy_slot and utc(next_copy_slot) > deadline:
+        state = RpoState.AT_RISK
+        reason = (
+            f"the next scheduled copy ({copy_schedule}) starts at {iso(next_copy_slot)}, after "
+            f"the objective's deadline {iso(deadline)}"
+        )
     return PairStatus(
         newest_usable=usable,
         age_minutes=age,
@@ -250,6 +264,8 @@ def pair_status(
         waiting=waiting,
         last_failure=last_failure,
         reason=reason,
+        copy_schedule=copy_schedule,
+        next_copy_slot=utc(next_copy_slot),
     )
 
 
@@ -362,4 +378,9 @@ def to_api(status: PairStatus) -> dict[str, Any]:
         "inFlight": [c.to_api() for c in status.in_flight],
         "waiting": status.waiting,
         "lastFailure": status.last_failure.to_api() if status.last_failure else None,
+        **(
+            {"copySchedule": status.copy_schedule, "nextCopyAt": iso(status.next_copy_slot)}
+            if status.copy_schedule
+            else {}
+        ),
     }

@@ -68,6 +68,7 @@ _JOB_PRIORITY = {
     JobState.RERUN_PENDING: 0,
     JobState.SUCCEEDED: 1,
     JobState.SUPERSEDED: 2,
+    JobState.SKIPPED_BY_SCHEDULE: 2,
     JobState.FAILED: 3,
 }
 
@@ -109,6 +110,10 @@ class SkipReason(StrEnum):
     # The target collection exists but is the copy target of another collection (or of none):
     # every copy into it would fail, so nothing is requested.
     TARGET_CONFLICT = "target-conflict"
+    # -- copy schedules (shared/rules/schedules.py): passed over at a slot for a newer one, or
+    # not due until the pair's next scheduled slot.
+    SKIPPED_BY_SCHEDULE = "skipped-by-schedule"
+    WAITING_FOR_SCHEDULE = "waiting-for-schedule"
 
 
 @dataclass(frozen=True)
@@ -299,6 +304,9 @@ def plan_pair(
                 "by retention or by hand) and is not copied again"
             )
             skip(rp, SkipReason.ALREADY_COPIED, message, job_id)
+        elif job is not None and job.state is JobState.SKIPPED_BY_SCHEDULE:
+            message = job.detail or "skipped by the copy schedule"
+            skip(rp, SkipReason.SKIPPED_BY_SCHEDULE, message, job_id)
         elif job is not None and job.state is JobState.SUPERSEDED:
             message = job.detail or f"copy job {job.job_id} was superseded"
             skip(rp, SkipReason.SUPERSEDED, message, job_id)

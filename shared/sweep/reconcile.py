@@ -21,9 +21,11 @@ from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourcePro
 from shared.jobs.admission import promote_waiting
 from shared.jobs.auto_intake import request_for
 from shared.jobs.bulk_intake import NewCopy, request_new_copies
+from shared.jobs.creations import CreationReport, apply_source_retention, run_creation
 from shared.jobs.intake import request_copy, validate_target
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.jobs.retention_deletes import apply_retention
+from shared.jobs.scheduled_copies import copy_pending, finish_slot, scheduled_only, scheduled_plan
 from shared.model.ids import RestorePointId
 from shared.model.job import JobRecord
 from shared.model.keys import job_id_for, pair_key
@@ -79,16 +81,22 @@ async def protected_collections(
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-async def sweep(services: Services, *, dry_run: bool) -> SweepReport:
+async def sweep(services: Services, *, dry_run: bool, only_scheduled: bool = False) -> SweepReport:
+    """The sweep; `only_scheduled` (the schedule timer) acts only on scheduled pairs and on
+    collections with scheduled creation, and drains no poison queues."""
     report = SweepReport(started_at=services.clock(), dry_run=dry_run)
-    if not dry_run:
+    if not dry_run and not only_scheduled:
         report.poison_drained = await drain_poison_sinks(services)
     collections = await protected_collections(services, report)
+    if only_scheduled:
+        collections = scheduled_only(services, collections)
     limit = asyncio.Semaphore(services.settings.sweep_concurrency)
 
     async def one(info: CollectionInfo, targets: list[ResolvedTarget]) -> list[PairReport]:
         async with limit:
-            return await sweep_collection(services, info, targets, dry_run=dry_run)
+            return await sweep_collection(
+                services, info, targets, dry_run=dry_run, creations=report.creations
+            )
 
     results = await asyncio.gather(*(one(i, t) for i, t in collections), return_exceptions=True)
     for (info, _), result in zip(collections, results, strict=True):
@@ -110,7 +118,12 @@ async def sweep(services: Services, *, dry_run: bool) -> SweepReport:
 
 
 async def sweep_collection(
-    services: Services, info: CollectionInfo, targets: list[ResolvedTarget], *, dry_run: bool
+    services: Services,
+    info: CollectionInfo,
+    targets: list[ResolvedTarget],
+    *,
+    dry_run: bool,
+    creations: dict[str, CreationReport] | None = None,
 ) -> list[PairReport]:
     source_body = await services.arm.get(
         str(info.id),
@@ -118,11 +131,27 @@ async def sweep_collection(
         params={"$expand": "restorePoints"},
     )
     source_points = restore_points_of(source_body)
-    return list(
+    resolution = services.policies.resolve(info)
+    create = resolution.create if creations is not None else None
+    creation = None
+    if create is not None:
+        # Before the pairs: a restore point that just finished is copied as an event would.
+        creation = await run_creation(
+            services, info, create, list(resolution.targets), source_points, dry_run=dry_run
+        )
+    pairs = list(
         await asyncio.gather(
             *(sweep_pair(services, info, t, source_points, dry_run=dry_run) for t in targets)
         )
     )
+    if create is not None and creation is not None and creations is not None:
+        # After the pairs: source retention keeps what they still copy or wait on.
+        pending = copy_pending(p.plan for p in pairs if p.plan is not None)
+        await apply_source_retention(
+            services, info, create, creation, source_points, pending, dry_run=dry_run
+        )
+        creations[str(info.id)] = creation
+    return pairs
 
 
 async def sweep_pair(
@@ -156,8 +185,15 @@ async def sweep_pair(
         max_failed_runs=services.settings.sweep_max_failed_runs,
         source_collection_id=str(info.id),
     )
+    # Pending for the RPO: the oldest restore point still to copy, a scheduled one included.
+    pending = min((c.created_at for c in report.plan.copies if c.created_at), default=None)
+    report.plan, report.copy_schedule = await scheduled_plan(services, info, target, report.plan)
     if not dry_run:
         await _request_missing(services, info, target, report, {j.job_id for j in jobs})
+        if report.copy_schedule is not None:
+            report.skipped_by_schedule = await finish_slot(
+                services, info, target, report.copy_schedule
+            )
         await _repair(services, key, jobs)
     report.retention = plan_retention(
         view, jobs, keep_last=target.keep_last, max_age_days=target.max_age_days, now=now
@@ -167,9 +203,14 @@ async def sweep_pair(
         report.deleted.extend(outcome.deleted)
         report.errors.extend(outcome.errors)
     jobs = await services.ledger.for_pair(key) if not dry_run else jobs
-    pending = min((c.created_at for c in report.plan.copies if c.created_at), default=None)
+    schedule = target.copy_schedule
     report.status = pair_status(
-        jobs, rpo_minutes=target.rpo_minutes, now=now, pending_source_created_at=pending
+        jobs,
+        rpo_minutes=target.rpo_minutes,
+        now=now,
+        pending_source_created_at=pending,
+        copy_schedule=schedule.describe() if schedule else None,
+        next_copy_slot=schedule.next_after(now) if schedule else None,
     )
     if report.status.age_minutes is not None:
         telemetry.rpo_age.set(
@@ -200,10 +241,11 @@ async def _request_missing(
             report.requested.extend(job.job_id for job in jobs)
             pending.clear()
 
+    trigger = Trigger.SCHEDULE if report.copy_schedule is not None else Trigger.SWEEP
     for copy in report.plan.copies:
         try:
             source = RestorePointId.parse(copy.source_restore_point_id)
-            request = request_for(source, target, Trigger.SWEEP)
+            request = request_for(source, target, trigger)
             validate_target(request, services)
             known = (info.region, copy.created_at)
             if job_id_for(source, target.region) not in in_ledger:

@@ -11,6 +11,7 @@ from shared.rules.creation_plan import CreationPlan
 from shared.rules.protection import PairStatus
 from shared.rules.protection import to_api as status_to_api
 from shared.rules.retention import RetentionPlan
+from shared.rules.schedules import ScheduledCopy
 from shared.rules.sweep_plan import PairPlan
 
 
@@ -29,6 +30,9 @@ class PairReport:
     requested: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Copy schedules: the schedule's verdict now, and the jobs recorded as skipped by it.
+    copy_schedule: ScheduledCopy | None = None
+    skipped_by_schedule: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -47,6 +51,10 @@ class PairReport:
             body["retention"] = self.retention.to_api()
         if self.status is not None:
             body["protection"] = status_to_api(self.status)
+        if self.copy_schedule is not None:
+            body["copySchedule"] = self.copy_schedule.to_api()
+        if self.skipped_by_schedule:
+            body["skippedBySchedule"] = self.skipped_by_schedule
         if self.requested:
             body["requestedJobs"] = self.requested
         if self.deleted:
@@ -67,6 +75,8 @@ class SweepReport:
     problems: list[str] = field(default_factory=list)
     # Messages taken from `-poison-poison` queues and turned into failed jobs, per queue.
     poison_drained: dict[str, int] = field(default_factory=dict)
+    # Scheduled creation per source collection id (shared/jobs/creations.py).
+    creations: dict[str, Any] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -77,5 +87,8 @@ class SweepReport:
             "collectionsListed": self.collections_listed,
             "protectedCollections": self.protected_collections,
             "pairs": [p.to_api() for p in self.pairs],
+            "creations": [
+                {"sourceCollectionId": cid, **c.to_api()} for cid, c in self.creations.items()
+            ],
             "problems": self.problems,
         }

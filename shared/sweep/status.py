@@ -21,12 +21,28 @@ async def protection(services: Services) -> dict[str, Any]:
     now = services.clock()
     pairs: list[dict[str, Any]] = []
     for info, targets in collections:
+        create = services.policies.resolve(info).create
+        creation = (
+            {
+                "createSchedule": create.schedule.describe(),
+                "nextCreateAt": iso(create.schedule.next_after(now)),
+            }
+            if create is not None
+            else {}
+        )
         for target in targets:
             # A create-in-target pair is (VM, region); a copy pair (source collection, region).
             creates = target.options.creates_in_target
             source = info.source_vm_id if creates and info.source_vm_id else str(info.id)
             jobs = await services.ledger.for_pair(pair_key(source, target.region))
-            status = pair_status(jobs, rpo_minutes=target.rpo_minutes, now=now)
+            schedule = target.copy_schedule
+            status = pair_status(
+                jobs,
+                rpo_minutes=target.rpo_minutes,
+                now=now,
+                copy_schedule=schedule.describe() if schedule else None,
+                next_copy_slot=schedule.next_after(now) if schedule else None,
+            )
             pairs.append(
                 {
                     **({"mode": target.options.mode, "sourceVmId": source} if creates else {}),
@@ -36,6 +52,7 @@ async def protection(services: Services) -> dict[str, Any]:
                     "targetCollectionId": str(target.collection_id),
                     "policy": target.policy_name,
                     **status_to_api(status),
+                    **creation,
                 }
             )
     return {"generatedAt": iso(now), "pairs": pairs, "problems": report.problems}

@@ -43,11 +43,11 @@ EXPECTED_ROUTES = {
 # Served without a key whatever HTTP_AUTH_LEVEL says: the status page's shell, which holds no
 # data and no key (shared/http_api/dashboard.py says why).
 EXPECTED_ANONYMOUS_ROUTES = {"dashboard_page": ("dashboard", ["GET"])}
-EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *"}
+EXPECTED_TIMERS = {"sweep_timer": "0 */15 * * * *", "schedule_timer": "0 * * * * *"}
 
 
 def _load_app(monkeypatch: pytest.MonkeyPatch, **env: str) -> func.FunctionApp:
-    prefixes = ("QUEUE_", "HTTP_AUTH", "SWEEP_", "POLICY_")
+    prefixes = ("QUEUE_", "HTTP_AUTH", "SWEEP_", "POLICY_", "SCHEDULE_")
     for key in [k for k in list(__import__("os").environ) if k.startswith(prefixes)]:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")

@@ -16,7 +16,7 @@ import pytest
 
 from arm_emulator.control import EmulatorControl
 from devstack.stack import EMULATOR_TOKEN, FAST_APP_SETTINGS, Stack
-from shared.arm.operations import TARGET_OPERATIONS, actions_for
+from shared.arm.operations import CREATE_OPERATIONS, TARGET_OPERATIONS, actions_for
 from shared.http_api.handlers import preflight_report
 from tests.conftest import MakeServices
 from tests.support import SOURCE_GROUP, SUBSCRIPTION, TARGET_GROUP, seed_source
@@ -122,3 +122,36 @@ async def test_a_missing_target_group_and_the_cli(
     assert f"FAIL  target resource group [{missing}]: does not exist" in done.stdout
     assert "PASS  token" in done.stdout
     assert EMULATOR_TOKEN not in done.stdout + done.stderr
+
+
+async def test_a_create_section_needs_write_and_delete_on_its_source_scope(
+    make_services: MakeServices, stack: Stack, emulator: EmulatorControl, tmp_path: Path
+) -> None:
+    seed_source(stack.arm_endpoint)
+    path = tmp_path / "create-policy.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "policies": [
+                    {
+                        "name": "create-hourly",
+                        "match": {"subscriptionId": SUBSCRIPTION, "resourceGroup": SOURCE_GROUP},
+                        "targets": [{"region": "westus", "resourceGroup": TARGET_GROUP}],
+                        "create": {"schedule": {"intervalMinutes": 60}},
+                    }
+                ],
+            }
+        )
+    )
+    emulator.update_config(permissions={EMULATOR_TOKEN: ["*/read"]})
+    services = await make_services(POLICY_FILE=str(path))
+    checks = by_name((await preflight_report(services)).body)
+    assert checks[("permissions (source)", SOURCE_SCOPE)]["status"] == "pass"
+    creation = checks[("permissions (creation)", SOURCE_SCOPE)]
+    assert creation["status"] == "fail"
+    for action in actions_for(CREATE_OPERATIONS):
+        assert action.endswith("/read") or action in creation["detail"]
+    emulator.update_config(permissions={"*": ["*"]})
+    checks = by_name((await preflight_report(services)).body)
+    assert checks[("permissions (creation)", SOURCE_SCOPE)]["status"] == "pass"

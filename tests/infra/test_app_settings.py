@@ -192,10 +192,14 @@ def test_function_app_indexes_on_the_deployed_settings(
     stages = set(_queue_settings().values())
     assert set(queues) == stages | {f"{q}-poison" for q in stages}
     assert set(queues.values()) == {"AzureWebJobsStorage"}
-    (timer,) = [
-        b
-        for bindings in deployed_functions.values()
+    timers = {
+        name: b["schedule"]
+        for name, bindings in deployed_functions.items()
         for b in bindings
         if b["type"] == "timerTrigger"
-    ]
-    assert timer["schedule"] == load_json("app/settings.json")["SWEEP_SCHEDULE"]
+    }
+    deployed = load_json("app/settings.json")
+    assert timers == {
+        "sweep_timer": deployed["SWEEP_SCHEDULE"],
+        "schedule_timer": deployed["SCHEDULE_TIMER"],
+    }

@@ -35,7 +35,7 @@ def test_copies_spanning_several_publishes_complete_at_a_random_phase(
     for job in jobs:
         done = wait_until_done(api, job["id"], timeout=120)
         assert done["state"] == "Succeeded", done
-        event = events.wait_for(job["id"], "rpcopy.copy.succeeded", timeout=30)
+        event = events.wait_for(job["id"], "com.example.rpcopy.copy.succeeded", timeout=30)
         timing = event["data"]["timing"]
         assert datetime.fromisoformat(timing["replicationDoneAt"]) >= datetime.fromisoformat(
             timing["startedAt"]

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,10 +21,12 @@ from shared.http_api.schemas import (
     get_event_schema,
     schema_documents,
 )
+from shared.jobs import creations
 from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, cloud_event, job_event
 from shared.model.job import JobState
 from shared.model.message import Failure, Stage, Trigger
+from shared.storage.schedules import CreationRecord, CreationState
 from tests.event_contract import check_event
 from tests.unit.model.test_events import FAILED, NOW, SRC_RP, SRC_RPC, TGT_RP, make_record
 
@@ -75,6 +78,34 @@ SUPERSEDED = make_record(
     disks=(),
     detail="a newer restore point was already copied to westus",
 )
+SKIPPED = make_record(
+    state=JobState.SKIPPED_BY_SCHEDULE,
+    trigger=Trigger.SCHEDULE,
+    target_restore_point_id=None,
+    target_collection_id=None,
+    started_at=None,
+    replication_done_at=None,
+    disks=(),
+    detail="skipped by the copy schedule: a newer restore point was copied at its slot",
+)
+CREATED = CreationRecord(
+    collection_id=SRC_RPC,
+    restore_point_name="rpcopy-20250101T120000Z",
+    slot=NOW,
+    state=CreationState.SUCCEEDED,
+    policy_name="prod",
+    requested_at=NOW,
+    updated_at=NOW,
+    attempts=1,
+    created_at=NOW,
+)
+NOT_CREATED = CREATED.evolve(
+    state=CreationState.FAILED,
+    attempts=5,
+    created_at=None,
+    code="VMRestorePointClientError",
+    reason="a restore point of this VM is being created (gave up after 5 attempts, 60 s apart)",
+)
 PLACEHOLDER = FAILED.evolve(
     source_restore_point_id="unknown",
     source_collection_id="unknown",
@@ -95,6 +126,27 @@ def built_events() -> dict[str, dict[str, Any]]:
     }
     out = {str(t): job_event(t, r, identity=IDENTITY, time=NOW) for t, r in jobs.items()}
     out["placeholder"] = job_event(EventType.FAILED, PLACEHOLDER, identity=IDENTITY, time=NOW)
+    out[EventType.SKIPPED_BY_SCHEDULE] = job_event(
+        EventType.SKIPPED_BY_SCHEDULE, SKIPPED, identity=IDENTITY, time=NOW
+    )
+    services = SimpleNamespace(settings=SimpleNamespace(event_identity=IDENTITY), clock=lambda: NOW)
+    for kind, record in (
+        (EventType.CREATION_SUCCEEDED, CREATED),
+        (EventType.CREATION_FAILED, NOT_CREATED),
+    ):
+        out[kind] = creations._event(services, kind, record)  # type: ignore[arg-type]
+    out[EventType.SOURCE_RETENTION_DELETED] = cloud_event(
+        EventType.SOURCE_RETENTION_DELETED,
+        identity=IDENTITY,
+        subject=SRC_RP,
+        time=NOW,
+        data={
+            "restorePointId": SRC_RP,
+            "reason": "beyond keepLast 2",
+            "deletedAt": NOW.isoformat(),
+        },
+        id_parts=(SRC_RP,),
+    )
     out[EventType.RETENTION_DELETED] = cloud_event(
         EventType.RETENTION_DELETED,
         identity=IDENTITY,

@@ -218,7 +218,8 @@ TARGET_CASES = [
         30,
         "regions",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks, "
+        "copySchedule)",
         '"regions"',
     ),
     (
@@ -226,7 +227,8 @@ TARGET_CASES = [
         30,
         "rpo_minutes",
         "unknown field (allowed here: region, resourceGroup, collectionName, retention, "
-        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks)",
+        "rpoMinutes, subscriptionId, diskEncryptionSetId, copyTags, mode, excludeDisks, "
+        "copySchedule)",
         '"rpo_minutes"',
     ),
     ('{"region": "westus", "rpoMinutes": 0}', 44, "rpoMinutes", "must be at least 1, not 0", "0}"),
@@ -669,7 +671,7 @@ POLICY_CASES = [
         {**_P0, "name": "p1", "owner": "ops"},
         [
             "policies.json:25:7: policies[1].owner: unknown field (allowed here: name, "
-            "description, match, targets)"
+            "description, match, targets, create)"
         ],
     ),
 ]

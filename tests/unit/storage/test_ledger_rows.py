@@ -173,6 +173,7 @@ def test_states() -> None:
         JobState.SUCCEEDED,
         JobState.FAILED,
         JobState.SUPERSEDED,
+        JobState.SKIPPED_BY_SCHEDULE,
     }
 
 
