@@ -23,6 +23,9 @@ class EventType(StrEnum):
     SUPERSEDED = "rpcopy.copy.superseded"
     # A run failed and another run follows by itself (data.nextRunAt); not the end of the job.
     RETRYING = "rpcopy.copy.retrying"
+    # An operator cancelled the job (DELETE /api/copies/{id}); data.detail says what became of
+    # a copy already started.
+    CANCELLED = "rpcopy.copy.cancelled"
     RETENTION_DELETED = "rpcopy.retention.deleted"
     RPO_BREACHED = "rpcopy.rpo.breached"
 
@@ -88,6 +91,8 @@ def job_event(
     if record.next_run_at is not None:
         data["nextRunAt"] = iso(record.next_run_at)
         data["reruns"] = record.reruns
+    if record.state.value == "Cancelled" and record.detail:
+        data["detail"] = record.detail
     if record.failure is not None:
         data["reason"] = record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
     subject = record.target_restore_point_id or record.source_restore_point_id

@@ -64,11 +64,14 @@ _JOB_PRIORITY = {
     JobState.QUEUED: 0,
     JobState.CREATING_TARGET: 0,
     JobState.STARTING: 0,
+    JobState.WAITING_FOR_BUDGET: 0,
     JobState.REPLICATING: 0,
     JobState.RERUN_PENDING: 0,
     JobState.SUCCEEDED: 1,
     JobState.SUPERSEDED: 2,
     JobState.FAILED: 3,
+    # Cancelled by an operator: like Failed, it says nothing about a copy to keep.
+    JobState.CANCELLED: 3,
 }
 
 
@@ -109,6 +112,8 @@ class SkipReason(StrEnum):
     # The target collection exists but is the copy target of another collection (or of none):
     # every copy into it would fail, so nothing is requested.
     TARGET_CONFLICT = "target-conflict"
+    # An operator cancelled its copy: the sweep does not undo that (`retry` does).
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,9 @@ def plan_pair(
         elif job is not None and job.state is JobState.SUPERSEDED:
             message = job.detail or f"copy job {job.job_id} was superseded"
             skip(rp, SkipReason.SUPERSEDED, message, job_id)
+        elif job is not None and job.state is JobState.CANCELLED:
+            message = f"copy job {job.job_id} was cancelled; POST /api/copies/{{id}}/retry runs it"
+            skip(rp, SkipReason.CANCELLED, message, job_id)
         elif rp.created_at is None:
             message = "no creation time yet; the restore point cannot be ordered"
             skip(rp, SkipReason.NO_CREATION_TIME, message, job_id)

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import (
@@ -21,10 +21,10 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.errors import InvalidCursor
-from shared.model.job import JobRecord, JobState, Outbound
+from shared.model.job import JobRecord, JobState, Outbound, RunSummary
 from shared.model.keys import partition_of
 from shared.model.message import DiskProgress, Failure, Trigger
-from shared.model.times import from_iso, iso
+from shared.model.times import from_iso, iso, utc
 from shared.storage import etag
 from shared.storage.etag import TableStore
 
@@ -72,6 +72,8 @@ def to_entity(record: JobRecord) -> dict[str, Any]:
         "NextRunAt": iso(record.next_run_at),
         "PairKey": record.pair_key,
         "Detail": record.detail,
+        "NextAttemptAt": iso(record.next_attempt_at),
+        "History": json.dumps([r.to_json() for r in record.history]) if record.history else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -113,6 +115,8 @@ def from_entity(entity: Mapping[str, Any]) -> JobRecord:
         reruns=int(entity.get("Reruns", 0)),
         next_run_at=from_iso(entity.get("NextRunAt")),
         detail=entity.get("Detail"),
+        next_attempt_at=from_iso(entity.get("NextAttemptAt")),
+        history=tuple(RunSummary.from_json(r) for r in json.loads(entity.get("History") or "[]")),
     )
 
 
@@ -151,6 +155,24 @@ def decode_cursor(cursor: str) -> Any:
     if not isinstance(token, dict):
         raise InvalidCursor("cursor is not a value returned by this API")
     return token
+
+
+def _newest_first_key(record: JobRecord) -> tuple[str, str]:
+    # A fixed-width UTC text sorts as the times do.
+    requested = utc(record.requested_at) or datetime.min.replace(tzinfo=UTC)
+    return (requested.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), record.job_id)
+
+
+def _position_token(record: JobRecord) -> dict[str, str]:
+    requested, job_id = _newest_first_key(record)
+    return {"requestedAt": requested, "id": job_id}
+
+
+def _cursor_position(token: Any) -> tuple[str, str]:
+    requested, job_id = token.get("requestedAt"), token.get("id")
+    if not isinstance(requested, str) or not isinstance(job_id, str):
+        raise InvalidCursor("cursor is not a value returned by this API")
+    return (requested, job_id)
 
 
 class Ledger(TableStore):
@@ -214,23 +236,28 @@ class Ledger(TableStore):
     async def list(
         self, filters: JobFilter, *, page_size: int = 50, cursor: str | None = None
     ) -> tuple[list[JobRecord], str | None]:
+        """The matching jobs, newest request first (then by id), one page after `cursor`.
+
+        Table storage returns rows in key order only, and job ids are hashes, so the newest-first
+        order is made here: every matching row is read and sorted (one scan of the table per
+        page). The cursor is the position of the last job shown; a job asked again in between
+        (a new run moves its request time) can show on two pages or be passed over."""
         await self.ensure_table()
+        after = _cursor_position(decode_cursor(cursor)) if cursor else None
         query, params = filters.odata()
-        token = decode_cursor(cursor) if cursor else None
-        if query:
-            pages = self.table.query_entities(
-                query, parameters=params, results_per_page=page_size
-            ).by_page(continuation_token=token)
-        else:
-            pages = self.table.list_entities(results_per_page=page_size).by_page(
-                continuation_token=token
-            )
-        records: list[JobRecord] = []
-        async for page in pages:
-            async for entity in page:
-                records.append(from_entity(entity))
-            break
-        return records, encode_cursor(getattr(pages, "continuation_token", None))
+        entities = (
+            self.table.query_entities(query, parameters=params)
+            if query
+            else self.table.list_entities()
+        )
+        records = sorted(
+            [from_entity(e) async for e in entities], key=_newest_first_key, reverse=True
+        )
+        if after is not None:
+            records = [r for r in records if _newest_first_key(r) < after]
+        page = records[:page_size]
+        more = len(records) > page_size
+        return page, (encode_cursor(_position_token(page[-1])) if more and page else None)
 
     async def for_pair(self, key: str, state: JobState | None = None) -> list[JobRecord]:
         """The jobs (each at its latest run) of one (source collection, region) pair, all or
