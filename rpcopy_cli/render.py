@@ -115,9 +115,11 @@ def progress_lines(
     if situation:
         head += f"   {situation}"
     rows = [(f"{job.get('id')}:job", head.rstrip())]
-    for disk in job.get("disks", []) or []:
+    disks = job.get("disks", []) or []
+    width = max((len(disk_name(d.get("name"))) for d in disks), default=0)
+    for disk in disks:
         name = disk_name(disk.get("name"))
-        shown = disk_label(disk.get("name")) if disk_label else f"{name:<26}"
+        shown = disk_label(disk.get("name")) if disk_label else f"{name:<{width}}"
         pct = disk.get("percent")
         text = (
             f"{label:<12} {shown} {bar(pct)} {percent_text(pct, 3, 0)} % "
