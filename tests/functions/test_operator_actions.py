@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from devstack.stack import EMULATOR_TOKEN
+from shared.jobs.stages.dispatch import commit
+from shared.jobs.stages.step import Announce, Result, step
+from shared.model.events import EventType
 from shared.model.ids import CollectionId
 from shared.model.job import JobState
 from shared.model.message import decode_message
@@ -292,3 +295,32 @@ async def test_the_list_is_newest_first(fn_app: FunctionApp) -> None:
     second = _json(await fn_app.http("copies_list", "GET", first["nextLink"], params=rest))
     assert [j["id"] for j in first["value"] + second["value"]] == list(reversed(ids))
     assert TARGET_REGION not in {j["targetRegion"] for j in first["value"]}
+
+
+async def test_a_stage_that_was_running_when_the_job_was_cancelled_commits_nothing(
+    fn_app: FunctionApp,
+) -> None:
+    """The stage read the row before the cancel and finished after it: its commit is refused by
+    the row's step (under the ETag), so nothing it meant to send goes out."""
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0)
+    job_id = await _request(fn_app, source.restore_point_id)
+    await _step_until(fn_app, job_id, JobState.REPLICATING)
+    services = await get_services()
+    read_before = await services.ledger.get(job_id)
+    assert read_before is not None
+    (poll_text,) = _take(fn_app, "QUEUE_POLL", job_id)
+    message = decode_message(poll_text)
+    assert (await _cancel(fn_app, job_id)).status_code == 200
+    _events(fn_app, job_id)
+
+    finishing = step(
+        Result.ADVANCED,
+        {"state": JobState.SUCCEEDED, "percent": 100.0},
+        Announce(EventType.SUCCEEDED),
+    )
+    await commit(services, message, read_before, finishing)
+    after = await services.ledger.get(job_id)
+    assert after is not None
+    assert after.state is JobState.CANCELLED
+    assert after.step == read_before.step + 1
+    assert _events(fn_app, job_id) == []

@@ -408,3 +408,23 @@ def test_an_unreachable_app_is_an_api_error(runner: CliRunner) -> None:
     result = runner.invoke(app, ["list", "--endpoint", "http://127.0.0.1:9"])
     assert result.exit_code == EXIT_API
     assert "Cannot reach the app" in result.output
+
+
+def test_on_a_terminal_the_progress_is_a_live_table_of_bars() -> None:
+    states = iter([_job(), _job(state="Succeeded", percentComplete=100.0)])
+    out = io.StringIO()
+    view = ProgressView(Console(file=out, force_terminal=True, width=120, color_system=None))
+    done = follow(
+        lambda _: next(states),
+        ["a" * 32],
+        {"a" * 32: "westus"},
+        view,
+        timeout=None,
+        sleep=lambda _: None,
+    )
+    assert done[0]["state"] == "Succeeded"
+    drawn = out.getvalue()
+    assert "vm1-osdisk" in drawn
+    assert "━" in drawn  # Rich's progress bar
+    assert "Succeeded" in drawn
+    assert view.live is None, "the live display is stopped when the jobs end"
