@@ -13,12 +13,13 @@ import httpx
 import pytest
 
 from devstack.stack import EMULATOR_TOKEN
+from shared.jobs.admission import stage_message
 from shared.jobs.stages.dispatch import commit
 from shared.jobs.stages.step import Announce, Result, step
 from shared.model.events import EventType
 from shared.model.ids import CollectionId
 from shared.model.job import JobState
-from shared.model.message import decode_message
+from shared.model.message import Stage, decode_message
 from shared.services import get_services
 from tests.functions.conftest import FunctionApp
 from tests.functions.test_queue_functions import _request, pump
@@ -308,8 +309,8 @@ async def test_a_stage_that_was_running_when_the_job_was_cancelled_commits_nothi
     services = await get_services()
     read_before = await services.ledger.get(job_id)
     assert read_before is not None
-    (poll_text,) = _take(fn_app, "QUEUE_POLL", job_id)
-    message = decode_message(poll_text)
+    # The poll message of that step, as the stage holds it.
+    message = decode_message(stage_message(services, read_before, Stage.POLL).text)
     assert (await _cancel(fn_app, job_id)).status_code == 200
     _events(fn_app, job_id)
 
