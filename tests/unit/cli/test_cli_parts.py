@@ -428,3 +428,23 @@ def test_on_a_terminal_the_progress_is_a_live_table_of_bars() -> None:
     assert "━" in drawn  # Rich's progress bar
     assert "Succeeded" in drawn
     assert view.live is None, "the live display is stopped when the jobs end"
+
+
+@pytest.mark.parametrize(
+    ("answer", "title"),
+    [
+        (httpx.Response(404), "This app has no restore drills"),  # the host: no such route
+        (
+            httpx.Response(404, json={"title": "Collection not found", "detail": "no rpc1"}),
+            "Collection not found",  # the app's own 404 is passed on as it is
+        ),
+    ],
+)
+def test_drills_on_an_app_without_them(answer: httpx.Response, title: str) -> None:
+    from rpcopy_cli.app import Output, Session, _drills_call
+
+    session = Session(_api(lambda request: answer), Output.TABLE, Console(), Console())
+    with pytest.raises(ApiProblem) as info:
+        _drills_call(session, "GET")
+    assert info.value.title == title
+    assert info.value.status == 404
