@@ -11,6 +11,7 @@ while waiting; 130 interrupted (the copy itself goes on).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from rpcopy_cli.client import Api, ApiProblem
 from rpcopy_cli.config import ConfigProblem, resolve
 from rpcopy_cli.progress import FollowTimeout, ProgressView, follow
 
+PIPE_WIDTH = 200
 EXIT_OK, EXIT_NOT_USABLE, EXIT_USAGE, EXIT_API, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 app = typer.Typer(
@@ -81,8 +83,16 @@ class Session:
             self.out.print(table(data))
 
 
+def _console(stderr: bool) -> Console:
+    """Rich's console; in a pipe or a log (no terminal, no COLUMNS) lines are not cut at 80."""
+    console = Console(stderr=stderr)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(stderr=stderr, width=PIPE_WIDTH)
+
+
 def _consoles() -> tuple[Console, Console]:
-    return Console(), Console(stderr=True)
+    return _console(False), _console(True)
 
 
 @contextmanager
@@ -94,7 +104,7 @@ def session(
     try:
         target = resolve(endpoint=endpoint, key=key, profile=profile)
     except ConfigProblem as exc:
-        err.print(f"rpcopy: {exc}", markup=False, highlight=False)
+        err.print(f"rpcopy: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     api = Api(target)
     try:
@@ -103,7 +113,7 @@ def session(
         _print_problem(exc, output, err)
         raise typer.Exit(EXIT_API) from None
     except KeyboardInterrupt:
-        err.print("interrupted; a copy already requested goes on", markup=False)
+        err.print("interrupted; a copy already requested goes on", soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         api.close()
@@ -111,11 +121,16 @@ def session(
 
 def _print_problem(exc: ApiProblem, output: Output, err: Console) -> None:
     status = f" (HTTP {exc.status})" if exc.status else ""
-    err.print(f"Error{status}: {exc.title}", markup=False, highlight=False)
+    err.print(f"Error{status}: {exc.title}", markup=False, highlight=False, soft_wrap=True)
     if exc.detail:
-        err.print(f"  {exc.detail}", markup=False, highlight=False)
+        err.print(f"  {exc.detail}", markup=False, highlight=False, soft_wrap=True)
     for item in exc.errors:
-        err.print(f"  - {item.get('field')}: {item.get('message')}", markup=False, highlight=False)
+        err.print(
+            f"  - {item.get('field')}: {item.get('message')}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if output is Output.JSON:
         body = {"title": exc.title, "detail": exc.detail, "status": exc.status}
         if exc.errors:
@@ -144,7 +159,7 @@ def _wait_for(
             interval=interval,
         )
     except FollowTimeout as exc:
-        s.err.print(f"rpcopy: {exc}", markup=False, highlight=False)
+        s.err.print(f"rpcopy: {exc}", markup=False, highlight=False, soft_wrap=True)
         if s.json:
             typer.echo(json.dumps(exc.jobs[0] if len(exc.jobs) == 1 else exc.jobs, indent=2))
         return EXIT_TIMEOUT
@@ -158,6 +173,7 @@ def _wait_for(
                     f"Copy usable in {job.get('targetRegion')}: {job.get('targetRestorePointId')}",
                     markup=False,
                     highlight=False,
+                    soft_wrap=True,
                 )
         else:
             code = EXIT_NOT_USABLE
@@ -166,6 +182,7 @@ def _wait_for(
                 f"{render.outcome_reason(job)}",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     return code
 
@@ -209,6 +226,7 @@ def copy_command(
                 f"{response.headers.get('location', _job_path(job['id']))}",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         if not wait:
             s.show(job, render.job_table)
@@ -295,7 +313,7 @@ def list_command(
             body["nextLink"] = page["nextLink"]
         s.show(body, lambda b: render.jobs_table(b["value"]))
         if not s.json and body.get("nextLink"):
-            s.err.print("more: rpcopy list --all (or --cursor from the nextLink)", markup=False)
+            s.err.print("more: rpcopy list --all (or --cursor from the nextLink)", soft_wrap=True)
 
 
 @app.command("protection")
@@ -379,7 +397,9 @@ def cancel_command(
         s.show(job, render.job_table)
         copy = job.get("copy") or {}
         if not s.json and copy.get("status") not in (None, "none"):
-            s.out.print(f"copy {copy.get('id')}: {copy.get('status')}", markup=False)
+            s.out.print(
+                f"copy {copy.get('id')}: {copy.get('status')}", markup=False, soft_wrap=True
+            )
 
 
 @drills_app.callback(invoke_without_command=True)

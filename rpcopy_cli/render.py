@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 # Job states (the API's `state`) after which nothing changes by itself.
 TERMINAL_STATES = frozenset({"Succeeded", "Failed", "Superseded", "Cancelled"})
@@ -132,11 +133,25 @@ def progress_lines(
 # -- tables ----------------------------------------------------------------------------------
 
 
+# Columns of words that may wrap; ids, states, times and numbers stay on one line.
+_PROSE = frozenset({"detail", "why", "fix", "outcome", "value", "target"})
+
+
 def _table(title: str | None, columns: Sequence[str]) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for name in columns:
-        table.add_column(name, overflow="fold")
+        if name in _PROSE:
+            table.add_column(name, overflow="fold", ratio=1)
+        elif name == "id":
+            table.add_column(name, no_wrap=True, min_width=32)  # ids are never cut
+        else:
+            table.add_column(name, overflow="fold")
     return table
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells are plain text: `[####....]` and ARM ids must not be read as Rich markup."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _tail(resource_id: Any) -> str:
@@ -148,7 +163,8 @@ def jobs_table(jobs: Iterable[Mapping[str, Any]]) -> Table:
         None, ["id", "state", "source restore point", "to", "run", "%", "requested", "detail"]
     )
     for job in jobs:
-        table.add_row(
+        _row(
+            table,
             str(job.get("id")),
             str(job.get("state")),
             _tail(job.get("sourceRestorePointId")),
@@ -190,10 +206,11 @@ def job_table(job: Mapping[str, Any]) -> Table:
     ]
     for name, value in fields:
         if value not in (None, "", "-- %"):
-            table.add_row(name, str(value))
+            _row(table, name, str(value))
     for disk in job.get("disks", []) or []:
         pct = disk.get("percent")
-        table.add_row(
+        _row(
+            table,
             f"disk {disk_name(disk.get('name'))}",
             f"{bar(pct)} {percent_text(pct, 3, 0)} % {disk_state(disk.get('code'))}",
         )
@@ -206,7 +223,8 @@ def runs_table(runs: Mapping[str, Any]) -> Table:
         ["run", "state", "requested", "ended", "target", "outcome"],
     )
     for run in runs.get("value", []):
-        table.add_row(
+        _row(
+            table,
             str(run.get("run")),
             str(run.get("state")),
             short_time(run.get("requestedAt")),
@@ -237,7 +255,8 @@ def protection_table(status: Mapping[str, Any]) -> Table:
         newest = pair.get("newestUsable") or {}
         age = pair.get("ageMinutes")
         rpo = pair.get("rpoMinutes")
-        table.add_row(
+        _row(
+            table,
             _tail(pair.get("sourceCollectionId")),
             str(pair.get("targetRegion")),
             str(pair.get("policy") or "-"),
@@ -262,15 +281,15 @@ def plan_table(plan: Mapping[str, Any]) -> Table:
         deletions = (pair.get("retention") or {}).get("deletions", [])
         for item in copies:
             rp = _tail(item.get("sourceRestorePointId"))
-            table.add_row(name, "copy", rp, str(item.get("reason", "")))
+            _row(table, name, "copy", rp, str(item.get("reason", "")))
         for item in deletions:
             rp = _tail(item.get("targetRestorePointId"))
-            table.add_row(name, "delete", rp, str(item.get("reason", "")))
+            _row(table, name, "delete", rp, str(item.get("reason", "")))
         for item in skipped:
             rp = _tail(item.get("sourceRestorePointId"))
-            table.add_row(name, f"skip: {item.get('reason')}", rp, str(item.get("message", "")))
+            _row(table, name, f"skip: {item.get('reason')}", rp, str(item.get("message", "")))
         for error in pair.get("errors", []) or []:
-            table.add_row(name, "error", "-", str(error))
+            _row(table, name, "error", "-", str(error))
     return table
 
 
@@ -278,7 +297,8 @@ def preflight_table(report: Mapping[str, Any]) -> Table:
     verdict = "passed" if report.get("passed") else "FAILED"
     table = _table(f"preflight {verdict}", ["check", "status", "scope", "detail", "fix"])
     for check in report.get("checks", []):
-        table.add_row(
+        _row(
+            table,
             str(check.get("name")),
             str(check.get("status")),
             str(check.get("scope") or ""),
@@ -295,7 +315,8 @@ def drills_table(drills: Iterable[Mapping[str, Any]]) -> Table:
         if isinstance(pair, Mapping):
             pair = f"{_tail(pair.get('sourceCollectionId'))} -> {pair.get('targetRegion')}"
         disks = drill.get("disks")
-        table.add_row(
+        _row(
+            table,
             str(drill.get("id")),
             str(drill.get("state")),
             str(pair or "-"),

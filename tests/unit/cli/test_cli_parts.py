@@ -286,7 +286,9 @@ def _text(renderable: Any) -> str:
 def test_tables_show_what_matters() -> None:
     failed = _job(state="Failed", error={"code": "ReplicationFailed", "message": "lun 0"})
     assert "ReplicationFailed: lun 0" in _text(render.jobs_table([failed]))
-    assert "disk vm1-osdisk" in _text(render.job_table(_job()))
+    shown = _text(render.job_table(_job()))
+    assert "disk vm1-osdisk" in shown
+    assert "[########............]  40 % copying" in shown, "the bar is text, not Rich markup"
     runs = {"id": "a", "value": [{"run": 1, "state": "Cancelled", "detail": "by hand"}]}
     assert "by hand" in _text(render.runs_table(runs))
     pair = {
