@@ -16,10 +16,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rpcopy_cli import render
-from rpcopy_cli.app import EXIT_API, EXIT_USAGE, app
+from rpcopy_cli.app import app
 from rpcopy_cli.client import Api, ApiProblem, problem_from
 from rpcopy_cli.config import ConfigProblem, Target, normalize_endpoint, resolve
 from rpcopy_cli.progress import FollowTimeout, ProgressView, follow
+from rpcopy_cli.session import EXIT_API, EXIT_USAGE
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -443,7 +444,8 @@ def test_on_a_terminal_the_progress_is_a_live_table_of_bars() -> None:
     ],
 )
 def test_drills_on_an_app_without_them(answer: httpx.Response, title: str) -> None:
-    from rpcopy_cli.app import Output, Session, _drills_call
+    from rpcopy_cli.app import _drills_call
+    from rpcopy_cli.session import Output, Session
 
     session = Session(_api(lambda request: answer), Output.TABLE, Console(), Console())
     with pytest.raises(ApiProblem) as info:
