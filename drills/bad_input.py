@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from azure.core.exceptions import ResourceExistsError
@@ -434,7 +435,7 @@ def run(options: BadInputOptions) -> dict[str, Any]:
             method, suffix, way = job_routes[index % len(job_routes)]
             path = "/api/copies/" + httpx.URL(gen.job_id()).raw_path.decode() + suffix
             if method == "DELETE" and index % 8 == 1:
-                path += f"?deleteCopy={httpx.URL('/' + gen.text()).raw_path.decode()[1:]}"
+                path += f"?deleteCopy={quote(gen.text(), safe='')}"
             tally.add(way, "bad ids", hosts.send(method, path, headers=key))
         for index in range(options.n(options.headers)):
             category, extra = gen.headers()
