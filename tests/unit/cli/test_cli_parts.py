@@ -452,3 +452,16 @@ def test_drills_on_an_app_without_them(answer: httpx.Response, title: str) -> No
         _drills_call(session, "GET")
     assert info.value.title == title
     assert info.value.status == 404
+
+
+def test_the_console_script_is_declared_and_resolves() -> None:
+    """`make setup` installs the project (`pip install -e . --no-deps`): .venv/bin/rpcopy."""
+    import importlib
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    module, _, name = project["project"]["scripts"]["rpcopy"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    assert project["tool"]["setuptools"]["packages"] == ["rpcopy_cli"]
+    makefile = (Path(__file__).parents[3] / "Makefile").read_text()
+    assert "pip install -q --disable-pip-version-check --no-deps -e ." in makefile
