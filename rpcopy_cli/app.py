@@ -143,6 +143,10 @@ def list_command(
     source_collection: Annotated[
         str | None, typer.Option("--source-collection", help="source collection resource id")
     ] = None,
+    source_vm: Annotated[
+        str | None,
+        typer.Option("--source-vm", help="source VM resource id (where the app has the filter)"),
+    ] = None,
     to: Annotated[str | None, typer.Option("--to", help="target region")] = None,
     page_size: Annotated[int | None, typer.Option("--page-size", min=1, max=1000)] = None,
     cursor: Annotated[str | None, typer.Option("--cursor", help="from a previous page")] = None,
@@ -160,6 +164,7 @@ def list_command(
         for name, value in (
             ("state", state),
             ("sourceCollectionId", source_collection),
+            ("sourceVmId", source_vm),
             ("targetRegion", to),
             ("pageSize", str(page_size) if page_size else None),
             ("cursor", cursor),

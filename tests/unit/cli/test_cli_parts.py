@@ -465,3 +465,55 @@ def test_the_console_script_is_declared_and_resolves() -> None:
     assert project["tool"]["setuptools"]["packages"] == ["rpcopy_cli"]
     makefile = (Path(__file__).parents[3] / "Makefile").read_text()
     assert "pip install -q --disable-pip-version-check --no-deps -e ." in makefile
+
+
+def test_list_sends_the_api_filters_and_follows_every_page(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import rpcopy_cli.session
+
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if "cursor" in request.url.params:
+            return httpx.Response(200, json={"value": [_job(id="b" * 32)]})
+        return httpx.Response(200, json={"value": [_job()], "nextLink": "/api/copies?cursor=x"})
+
+    real = rpcopy_cli.session.Api
+    monkeypatch.setattr(
+        rpcopy_cli.session,
+        "Api",
+        lambda target: real(target, transport=httpx.MockTransport(handler)),
+    )
+    result = runner.invoke(
+        app,
+        [
+            "list",
+            "--endpoint",
+            "https://app.example",
+            "--state",
+            "failed",
+            "--to",
+            "westus",
+            "--source-vm",
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/vm1",
+            "--source-collection",
+            "/x/rpc",
+            "--all",
+            "-o",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert [j["id"] for j in json.loads(result.stdout)["value"]] == ["a" * 32, "b" * 32]
+    first = seen[0].params
+    assert (first["state"], first["targetRegion"], first["sourceCollectionId"]) == (
+        "failed",
+        "westus",
+        "/x/rpc",
+    )
+    assert first["sourceVmId"].endswith("/virtualMachines/vm1")
+    assert seen[1].params["cursor"] == "x"
