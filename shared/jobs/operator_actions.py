@@ -110,6 +110,9 @@ async def cancel_job(services: Services, job_id: str, *, delete_copy: bool) -> C
         return None
     if not changed:
         if stored.state is JobState.CANCELLED:
+            if not stored.outbox_sent:
+                # An earlier cancel was cut short after its commit: finish it.
+                await _after_cancel(services, stored)
             return CancelOutcome(stored, False, CopyDeletion.NONE)
         raise JobConflict(
             "Copy job already ended",
@@ -117,9 +120,8 @@ async def cancel_job(services: Services, job_id: str, *, delete_copy: bool) -> C
             "; only a job that has not ended can be cancelled",
         )
     log.info("job %s cancelled: %s", job_id, stored.detail)
-    await deliver(services, stored)
     record_outcome(stored)
-    await release_and_promote(services, stored)
+    await _after_cancel(services, stored)
     copy_id = copy_of_run(stored)
     if copy_id is None or cancelled_from[0] not in _MAY_HAVE_A_COPY:
         return CancelOutcome(stored, True, CopyDeletion.NONE)
@@ -127,6 +129,13 @@ async def cancel_job(services: Services, job_id: str, *, delete_copy: bool) -> C
         return CancelOutcome(stored, True, CopyDeletion.LEFT, copy_id)
     deletion, error = await _start_delete(services, stored, copy_id)
     return CancelOutcome(stored, True, deletion, copy_id, error)
+
+
+async def _after_cancel(services: Services, record: JobRecord) -> None:
+    """The cancel's event, then the pair it may hold (each idempotent; the sweep and a repeated
+    cancel call this again if a crash cut it short)."""
+    await deliver(services, record)
+    await release_and_promote(services, record)
 
 
 async def _start_delete(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from devstack.stack import EMULATOR_TOKEN
-from shared.jobs.admission import stage_message
+from shared.jobs.admission import job_event_out, stage_message
 from shared.jobs.stages.dispatch import commit
 from shared.jobs.stages.step import Announce, Result, step
 from shared.model.events import EventType
@@ -21,6 +21,7 @@ from shared.model.ids import CollectionId
 from shared.model.job import JobState
 from shared.model.message import Stage, decode_message
 from shared.services import get_services
+from shared.sweep import reconcile
 from tests.functions.conftest import FunctionApp
 from tests.functions.test_queue_functions import _request, pump
 from tests.support import TARGET_REGION, seed_source
@@ -325,3 +326,54 @@ async def test_a_stage_that_was_running_when_the_job_was_cancelled_commits_nothi
     assert after.state is JobState.CANCELLED
     assert after.step == read_before.step + 1
     assert _events(fn_app, job_id) == []
+
+
+async def _cut_short_cancel(job_id: str, *, age_seconds: float = 0.0) -> None:
+    """The row as a cancel leaves it when the process dies right after its commit: Cancelled,
+    one step on, its event still in the unsent outbox, the pair not yet freed."""
+    services = await get_services()
+    when = services.clock() - timedelta(seconds=age_seconds)
+
+    def commit_only(current: Any) -> Any:
+        ended = current.evolve(
+            state=JobState.CANCELLED,
+            step=current.step + 1,
+            finished_at=when,
+            updated_at=when,
+            detail="cancelled in state Queued, before its copy started",
+        )
+        return ended.evolve(
+            outbox=(job_event_out(services, ended, EventType.CANCELLED),), outbox_sent=False
+        )
+
+    stored, changed = await services.ledger.update(job_id, commit_only)
+    assert changed
+    assert stored is not None
+
+
+@pytest.mark.parametrize("repair", ["a repeated cancel", "the sweep"])
+async def test_a_cancel_cut_short_after_its_commit_is_finished(
+    fn_app: FunctionApp, repair: str
+) -> None:
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, restore_points=2)
+    older, newer = source.restore_point_ids
+    first = await _request(fn_app, older)
+    second = await _request(fn_app, newer)
+    fn_app.receive("QUEUE_ENSURE_TARGET")
+    await _cut_short_cancel(first, age_seconds=120)
+    services = await get_services()
+    if repair == "a repeated cancel":
+        response = await _cancel(fn_app, first)
+        assert response.status_code == 200
+    else:
+        record = await services.ledger.get(first)
+        assert record is not None
+        await reconcile._repair(services, record.pair_key, [record])
+    (event,) = _events(fn_app, first)
+    assert event["type"] == "rpcopy.copy.cancelled"
+    after = await services.ledger.get(first)
+    assert after is not None
+    assert after.outbox_sent
+    admitted = await services.ledger.get(second)
+    assert admitted is not None
+    assert admitted.state is JobState.QUEUED, "the pair the cancelled job held was freed"
