@@ -12,13 +12,15 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 
 .PHONY: setup test test-infra test-fast demo run lint fmt bench clean browser
 
-$(PY_STAMP): requirements.txt requirements-dev.txt Makefile
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip==25.3
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	# The Functions Python worker's own indexer checks function_app.py offline (tests only).
 	# It declares Python >= 3.13 but its indexer runs on 3.11.
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --ignore-requires-python azure-functions-runtime==1.3.0
+	# The `rpcopy` command line: .venv/bin/rpcopy (its dependencies came with requirements-dev.txt).
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -62,6 +62,29 @@ async def copies_get(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.get_copy(await get_services(), req.route_params.get("id", "")))
 
 
+# -- cancel, retry and the runs of a job --
+
+
+@app.function_name("copies_cancel")
+@app.route(route="copies/{id}", methods=["DELETE"])
+async def copies_cancel(req: func.HttpRequest) -> func.HttpResponse:
+    services = await get_services()
+    job_id = req.route_params.get("id", "")
+    return _http(await http_api.cancel_copy(services, job_id, dict(req.params)))
+
+
+@app.function_name("copies_retry")
+@app.route(route="copies/{id}/retry", methods=["POST"])
+async def copies_retry(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.retry_copy(await get_services(), req.route_params.get("id", "")))
+
+
+@app.function_name("copies_runs")
+@app.route(route="copies/{id}/runs", methods=["GET"])
+async def copies_runs(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await http_api.copy_runs(await get_services(), req.route_params.get("id", "")))
+
+
 @app.function_name("copies_list")
 @app.route(route="copies", methods=["GET"])
 async def copies_list(req: func.HttpRequest) -> func.HttpResponse:

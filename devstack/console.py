@@ -1,19 +1,15 @@
-"""Terminal output for `make demo` and `make run`: headings, JSON, live progress lines, signals.
-
-On a terminal, progress lines are redrawn in place; anywhere else (CI logs, a pipe) only lines
-whose text changed are printed, with the elapsed time, so a log reads as a timeline.
-"""
+"""Terminal output for `make demo` and `make run`: headings, JSON, signals. (Live copy progress
+is the `rpcopy` command line's: `rpcopy_cli.progress`.)"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import signal
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 WIDTH = 78
@@ -37,44 +33,6 @@ class Console:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
-
-
-def bar(percent: float | None, width: int = 20) -> str:
-    filled = round(width * max(0.0, min(100.0, percent or 0.0)) / 100)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
-class LiveLines:
-    """A block of status lines, each with a stable key, that updates as the status changes."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.drawn = 0  # lines drawn by the last update (terminal mode)
-        self.printed: dict[str, str] = {}  # last text printed per key (log mode)
-        self.started = time.monotonic()
-
-    def update(self, rows: Sequence[tuple[str, str]]) -> None:
-        if self.console.tty:
-            self._redraw([text for _, text in rows])
-            return
-        stamp = f"[{time.monotonic() - self.started:5.1f}s]"
-        for key, text in rows:
-            if self.printed.get(key) != text:
-                self.printed[key] = text
-                self.console.line(f"{stamp} {text}")
-
-    def _redraw(self, lines: list[str]) -> None:
-        out = self.console.stream
-        # A line wider than the terminal would wrap and throw off the cursor arithmetic.
-        columns = shutil.get_terminal_size().columns - 1
-        if self.drawn:
-            out.write(f"\x1b[{self.drawn}F")  # back to the first line of the block
-        for text in lines:
-            out.write("\x1b[2K" + text[:columns] + "\n")  # clear the line, then draw
-        for _ in range(self.drawn - len(lines)):  # a shorter block: blank what is left
-            out.write("\x1b[2K\n")
-        out.flush()
-        self.drawn = max(len(lines), self.drawn)
 
 
 @contextlib.contextmanager

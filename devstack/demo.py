@@ -21,17 +21,19 @@ from typing import Any, TypeVar
 import httpx
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
+from rich.console import Console as RichConsole
 
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import DiskSpec, Scenario
 from devstack import realtime
-from devstack.console import Console, LiveLines, bar, ignore_interrupts, interrupt_on_signals
+from devstack.console import Console, ignore_interrupts, interrupt_on_signals
 from devstack.stack import Stack
+from rpcopy_cli.progress import FollowTimeout, ProgressView, follow
+from rpcopy_cli.render import disk_name, outcome_reason
 from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType
 
 T = TypeVar("T")
-TERMINAL = {"Succeeded", "Failed", "Superseded"}
 # The demo's host runs with the default EVENT_TYPE_PREFIX.
 SUCCEEDED_EVENT = EventIdentity().type_of(EventType.SUCCEEDED)
 FAILED_EVENT = EventIdentity().type_of(EventType.FAILED)
@@ -124,35 +126,12 @@ def _disk_of(disk_restore_point_name: str | None) -> Disk | None:
     return None
 
 
-def _disk_state(code: str | None) -> str:
-    return (code or "waiting").removeprefix("ReplicationState/").replace("inProgress", "copying")
-
-
-def _pct(value: float | None, width: int, decimals: int) -> str:
-    return "--".rjust(width) if value is None else f"{value:{width}.{decimals}f}"
-
-
-def progress_rows(job: dict[str, Any], label: str) -> list[tuple[str, str]]:
-    """One line for the job and one per disk, keyed so the log mode prints only changes."""
-    percent = job.get("percentComplete")
-    head = f"{label:<12} {job['state']:<12}"
-    if job["state"] in ("Replicating", "Succeeded"):
-        # No percentage yet = Azure has not published progress since replication started.
-        head += f" {_pct(percent, 5, 1)} % overall"
-    if job.get("expectedFinish") and job["state"] not in TERMINAL:
-        head += f"   expected finish {_short_time(job['expectedFinish'])}"
-    rows = [(f"{job['id']}:job", head.rstrip())]
-    for item in job.get("disks", []):
-        disk = _disk_of(item.get("name"))
-        role = disk.role if disk else "disk"
-        name = disk.name if disk else (item.get("name") or "?")
-        pct = item.get("percent")
-        text = (
-            f"{label:<12} {role:<6} {name:<19} {bar(pct)} {_pct(pct, 3, 0)} % "
-            f"{_disk_state(item.get('code'))}"
-        )
-        rows.append((f"{job['id']}:{name}", text))
-    return rows
+def disk_label(disk_restore_point_name: str | None) -> str:
+    """The demo's disks by role ("os", "lun 0") in the progress display."""
+    disk = _disk_of(disk_restore_point_name)
+    if disk is None:
+        return f"{'disk':<6} {disk_name(disk_restore_point_name):<19}"
+    return f"{disk.role:<6} {disk.name:<19}"
 
 
 @dataclass
@@ -191,25 +170,27 @@ class Demo:
     def follow(
         self, job_ids: list[str], labels: dict[str, str], timeout: float
     ) -> list[dict[str, Any]]:
-        """Poll the jobs' status URLs until all are finished, showing live per-disk progress."""
-        live = LiveLines(self.console)
-        deadline = time.monotonic() + timeout
-        while True:
-            jobs = [self.get(f"/api/copies/{job_id}") for job_id in job_ids]
-            live.update([row for job in jobs for row in progress_rows(job, labels[job["id"]])])
-            if all(job["state"] in TERMINAL for job in jobs):
-                break
-            if time.monotonic() > deadline:
-                waiting = ", ".join(f"{j['id']} ({j['state']})" for j in jobs)
-                raise DemoError(f"timed out after {timeout:.0f} s waiting for copies {waiting}")
-            time.sleep(0.5)
+        """Poll the jobs' status URLs until all are finished, showing live per-disk progress
+        (the `rpcopy` command line's progress display: `rpcopy copy --wait` shows the same)."""
+        view = ProgressView(RichConsole(file=self.console.stream), disk_label=disk_label)
+        try:
+            jobs = follow(
+                lambda job_id: self.get(f"/api/copies/{job_id}"),
+                job_ids,
+                labels,
+                view,
+                timeout=timeout,
+                interval=0.5,
+            )
+        except FollowTimeout as exc:
+            raise DemoError(str(exc)) from None
         failed = [job for job in jobs if job["state"] != "Succeeded"]
         if failed:
             raise DemoError(
                 "copy did not succeed: "
-                + "; ".join(f"{j['id']} {j['state']}: {j.get('error')}" for j in failed)
+                + "; ".join(f"{j['id']} {j['state']}: {outcome_reason(j)}" for j in failed)
             )
-        return jobs
+        return [dict(job) for job in jobs]
 
     def show_event(self, event: dict[str, Any], *, excerpt: bool = False) -> None:
         if event["type"] != SUCCEEDED_EVENT:

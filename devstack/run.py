@@ -23,6 +23,8 @@ API_VERSION = "2025-04-01"
 EXAMPLE_VM = "vm-web01"
 EXAMPLE_COLLECTION = f"{EXAMPLE_VM}-rpc"
 EXAMPLE_RP = "rp-001"
+# The command line as `make setup` installs it (the path works from the repository root).
+RPCOPY = ".venv/bin/rpcopy"
 
 
 def _quote(value: object) -> str:
@@ -108,6 +110,25 @@ def curl_examples(stack: Stack) -> list[tuple[str, str]]:
     ]
 
 
+def cli_examples(stack: Stack) -> list[str]:
+    """`rpcopy` against this stack: where it is, then a copy of the seeded example (curl's
+    first example seeds it) followed live to a usable copy."""
+    sub, group = realtime.SUBSCRIPTION, realtime.SOURCE_GROUP
+    rp_id = (
+        f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Compute"
+        f"/restorePointCollections/{EXAMPLE_COLLECTION}/restorePoints/{EXAMPLE_RP}"
+    )
+    return [
+        f"export RPCOPY_ENDPOINT={_quote(stack.host_url)} "
+        f"RPCOPY_KEY={_quote(stack.options.function_key)}",
+        "# after the seed above: copy to northeurope, live per-disk progress, exit 0 when usable",
+        f"{RPCOPY} copy {_quote(rp_id)} --to northeurope --resource-group "
+        f"{_quote(realtime.TARGET_GROUPS['northeurope'])} --wait",
+        f"{RPCOPY} list        {RPCOPY} protection        {RPCOPY} plan        "
+        f"{RPCOPY} preflight        {RPCOPY} --help",
+    ]
+
+
 def describe(stack: Stack, console: Console, policy: Path) -> None:
     c = console
     c.heading("Local stack")
@@ -136,6 +157,10 @@ def describe(stack: Stack, console: Console, policy: Path) -> None:
         c.line(f"# {what}")
         c.line(command)
         c.line()
+    c.heading("The rpcopy command line (paste into a shell)")
+    for line in cli_examples(stack):
+        c.line(line)
+    c.line()
     c.heading("Processes and logs")
     for name, pid in realtime.processes(stack):
         c.line(f"  {name:<18} pid {pid}")

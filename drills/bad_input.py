@@ -8,8 +8,8 @@ restore points and copies to aim at), it sends, seeded (`drills.generators`):
 - HTTP: `POST /api/copies` bodies (wrong types, unknown/missing/duplicate keys, deep nesting,
   huge bodies, invalid UTF-8, malformed JSON, top-level scalars, secret-shaped values), query
   strings on `GET /api/copies` (bad values, unknown names, broken percent-encoding, cursors it
-  never handed out), `GET /api/copies/{id}` with bad ids, odd headers, and raw malformed
-  HTTP/1.1 requests over a socket;
+  never handed out), `GET|DELETE /api/copies/{id}`, `.../retry` and `.../runs` with bad ids,
+  odd headers, and raw malformed HTTP/1.1 requests over a socket;
 - Event Grid deliveries to the host webhook: the Event Grid schema and CloudEvents (single and
   batch), mutated, malformed, handshakes, non-events, and well-formed events for real restore
   points and copies;
@@ -37,6 +37,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from azure.core.exceptions import ResourceExistsError
@@ -427,9 +428,19 @@ def run(options: BadInputOptions) -> dict[str, Any]:
             tally.add(
                 "GET /api/copies?", category, hosts.send("GET", f"/api/copies?{query}", headers=key)
             )
-        for _ in range(options.n(options.ids)):
-            path = "/api/copies/" + httpx.URL(gen.job_id()).raw_path.decode()
-            tally.add("GET /api/copies/{id}", "bad ids", hosts.send("GET", path, headers=key))
+        # The routes of one job: read, cancel (with a bad deleteCopy now and then), retry, runs.
+        job_routes = [
+            ("GET", "", "GET /api/copies/{id}"),
+            ("DELETE", "", "DELETE /api/copies/{id}"),
+            ("POST", "/retry", "POST /api/copies/{id}/retry"),
+            ("GET", "/runs", "GET /api/copies/{id}/runs"),
+        ]
+        for index in range(options.n(options.ids)):
+            method, suffix, way = job_routes[index % len(job_routes)]
+            path = "/api/copies/" + httpx.URL(gen.job_id()).raw_path.decode() + suffix
+            if method == "DELETE" and index % 8 == 1:
+                path += f"?deleteCopy={quote(gen.text(), safe='')}"
+            tally.add(way, "bad ids", hosts.send(method, path, headers=key))
         for index in range(options.n(options.headers)):
             category, extra = gen.headers()
             if index % 2:

@@ -8,7 +8,8 @@
     │   ├── InvalidResourceId     not the ARM id (or name, or region) shape the caller needed
     │   ├── InvalidRequest        an HTTP body or query string; `errors` names each field
     │   ├── InvalidCursor         a paging cursor this API did not hand out
-    │   └── InvalidMessage        a queue message that cannot be processed
+    │   ├── InvalidMessage        a queue message that cannot be processed
+    │   └── JobConflict           an operator action the job's state does not allow
     ├── SourceProblem             Azure could not copy this source restore point there
     ├── StageFailure              a permanent reason to fail a copy job, raised by a stage
     ├── StoreError                Azure Storage (queues, tables) or the Event Grid topic
@@ -101,6 +102,15 @@ class InvalidMessage(InputError):
 
 
 # -- copy jobs ------------------------------------------------------------------------------------
+
+
+class JobConflict(InputError):
+    """Cancel or retry asked of a job whose state does not allow it (e.g. it already ended)."""
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.title = title
+        self.detail = detail
 
 
 class SourceProblem(RpcopyError):

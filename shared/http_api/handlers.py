@@ -16,13 +16,21 @@ from urllib.parse import urlencode
 from opentelemetry.trace import SpanKind
 
 from shared import telemetry
-from shared.errors import ArmError, InvalidCursor, InvalidRequest, SourceProblem, StoreError
+from shared.errors import (
+    ArmError,
+    InvalidCursor,
+    InvalidRequest,
+    JobConflict,
+    SourceProblem,
+    StoreError,
+)
 from shared.http_api import dashboard, models, openapi
 from shared.http_api.problems import ApiResponse, problem, problem_for
-from shared.http_api.requests import parse_copy_request, parse_list_query
-from shared.http_api.views import job_view
+from shared.http_api.requests import parse_cancel_query, parse_copy_request, parse_list_query
+from shared.http_api.views import job_view, runs_view
 from shared.jobs.create_intake import CreateRequest, request_create_in_target
 from shared.jobs.intake import request_copy
+from shared.jobs.operator_actions import cancel_job, retry_job
 from shared.ops.preflight import preflight, report
 from shared.services import Services
 from shared.sweep.reconcile import sweep
@@ -76,19 +84,78 @@ async def post_copy(services: Services, body: bytes) -> ApiResponse:
     return ApiResponse(202 if started else 200, job_view(record), headers)
 
 
+def _bad_job_id(job_id: str) -> ApiResponse | None:
+    if _JOB_ID.match(job_id or ""):
+        return None
+    return problem(
+        400,
+        "Invalid job id",
+        f"{job_id!r} is not a job id (32 lower-case hex "
+        "characters, as returned in the Location header)",
+    )
+
+
+def _not_found(job_id: str) -> ApiResponse:
+    return problem(404, "Copy job not found", f"no copy job has id {job_id}")
+
+
 @traced("GET", "/api/copies/{id}")
 async def get_copy(services: Services, job_id: str) -> ApiResponse:
-    if not _JOB_ID.match(job_id or ""):
-        return problem(
-            400,
-            "Invalid job id",
-            f"{job_id!r} is not a job id (32 lower-case hex "
-            "characters, as returned in the Location header)",
-        )
+    if bad := _bad_job_id(job_id):
+        return bad
     record = await services.ledger.get(job_id)
     if record is None:
-        return problem(404, "Copy job not found", f"no copy job has id {job_id}")
+        return _not_found(job_id)
     return ApiResponse(200, job_view(record))
+
+
+# -- cancel, retry and the runs of a job (the `rpcopy` command line's issue) ---------------------
+
+
+@traced("DELETE", "/api/copies/{id}")
+async def cancel_copy(services: Services, job_id: str, params: Mapping[str, str]) -> ApiResponse:
+    """Cancel a job that has not ended: 200 + the job and what became of its copy."""
+    if bad := _bad_job_id(job_id):
+        return bad
+    try:
+        delete_copy = parse_cancel_query(params)
+        outcome = await cancel_job(services, job_id, delete_copy=delete_copy)
+    except (InvalidRequest, JobConflict, StoreError) as exc:
+        return problem_for(exc)
+    if outcome is None:
+        return _not_found(job_id)
+    copy: dict[str, Any] = {"status": outcome.copy.value}
+    if outcome.copy_id:
+        copy["id"] = outcome.copy_id
+    if outcome.copy_error:
+        copy["error"] = outcome.copy_error
+    return ApiResponse(
+        200, models.shape(models.CancelView, {**job_view(outcome.record), "copy": copy})
+    )
+
+
+@traced("POST", "/api/copies/{id}/retry")
+async def retry_copy(services: Services, job_id: str) -> ApiResponse:
+    """Run a Failed or Cancelled job again: 202 + the job (RerunPending) and its status URL."""
+    if bad := _bad_job_id(job_id):
+        return bad
+    try:
+        record = await retry_job(services, job_id)
+    except (JobConflict, StoreError) as exc:
+        return problem_for(exc)
+    if record is None:
+        return _not_found(job_id)
+    return ApiResponse(202, job_view(record), {"Location": copy_location(job_id)})
+
+
+@traced("GET", "/api/copies/{id}/runs")
+async def copy_runs(services: Services, job_id: str) -> ApiResponse:
+    if bad := _bad_job_id(job_id):
+        return bad
+    record = await services.ledger.get(job_id)
+    if record is None:
+        return _not_found(job_id)
+    return ApiResponse(200, runs_view(record))
 
 
 @traced("GET", "/api/copies")

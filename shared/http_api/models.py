@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from shared.jobs.operator_actions import CopyDeletion
 from shared.model.job import JobState
 from shared.model.message import Stage, Trigger
 
@@ -158,6 +159,12 @@ class JobView(ApiModel):
     detail: str | None = None
     reruns: int | None = None
     next_run_at: Timestamp | None = None
+    next_attempt_at: Timestamp | None = Field(
+        default=None, description="WaitingForBudget: when the start tries again"
+    )
+    runs_recorded: int | None = Field(
+        default=None, description="runs of this job so far (GET /api/copies/{id}/runs)"
+    )
     error: JobError | None = None
     # Lineage and target options (docs/policies.md).
     source_vm_id: str | None = Field(default=None, description="the VM the source protects")
@@ -166,6 +173,42 @@ class JobView(ApiModel):
     copy_tags: bool | list[str] | None = None
     mode: Literal["create-in-target"] | None = None
     exclude_disks: list[str] | None = None
+
+
+class CancelledCopyView(ApiModel):
+    """What became of a cancelled run's copy in the target region."""
+
+    status: CopyDeletion
+    id: str | None = Field(default=None, description="the copy's ARM id, when there is one")
+    error: str | None = Field(default=None, description="why ARM refused the DELETE")
+
+
+class CancelView(JobView):
+    """`DELETE /api/copies/{id}`: the job, now Cancelled, and what became of its copy."""
+
+    copy_: CancelledCopyView = Field(alias="copy")
+
+
+class RunView(ApiModel):
+    """One run of a job (`GET /api/copies/{id}/runs`)."""
+
+    run: int
+    state: JobState
+    trigger: Trigger | None = None
+    requested_at: Timestamp | None = None
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    next_run_at: Timestamp | None = None
+    target_restore_point_id: str | None = None
+    percent_complete: float | None = None
+    disks: list[DiskView] | None = None
+    error: JobError | None = None
+    detail: str | None = None
+
+
+class RunsView(ApiModel):
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    value: list[RunView] = Field(description="every run, oldest first")
 
 
 class JobList(ApiModel):
@@ -194,6 +237,9 @@ class InFlightView(ApiModel):
     source_created_at: Timestamp | None = None
     run: int | None = None
     next_run_at: Timestamp | None = None
+    next_attempt_at: Timestamp | None = Field(
+        default=None, description="WaitingForBudget: when the start tries again"
+    )
 
 
 class LastFailureView(ApiModel):
@@ -231,6 +277,16 @@ class ProtectionPair(ApiModel):
     waiting: int
     last_failure: LastFailureView | None
     drill: DrillView | None = None
+    # mode create-in-target: the pair's source is this VM (no source restore points).
+    mode: Literal["create-in-target"] | None = None
+    source_vm_id: str | None = None
+    # Copy and creation schedules (docs/policies.md).
+    copy_schedule: str | None = Field(default=None, description="the target's copy schedule")
+    next_copy_at: Timestamp | None = None
+    create_schedule: str | None = Field(
+        default=None, description="the collection's restore point creation schedule"
+    )
+    next_create_at: Timestamp | None = None
 
 
 class ProtectionResponse(ApiModel):
@@ -297,6 +353,15 @@ class PlanPair(ApiModel):
     requested_jobs: list[str] | None = None
     deleted: list[str] | None = None
     errors: list[str] | None = None
+    mode: Literal["create-in-target"] | None = None
+    creation: dict[str, Any] | None = Field(
+        default=None, description="create-in-target: whether the sweep creates one now, and why"
+    )
+    copy_schedule: dict[str, Any] | None = Field(
+        default=None,
+        description="the copy schedule's verdict: dueSlot, nextSlot, the copy, skipped, waiting",
+    )
+    skipped_by_schedule: list[str] | None = None
 
 
 class PlanResponse(ApiModel):
@@ -307,6 +372,10 @@ class PlanResponse(ApiModel):
     collections_listed: int
     protected_collections: int
     pairs: list[PlanPair]
+    creations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="scheduled restore point creation per source collection (slots, records)",
+    )
     problems: list[str]
 
 

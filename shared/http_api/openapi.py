@@ -64,6 +64,7 @@ _PROBLEM_TEXT = {
     400: "the request was malformed; `detail` (and `errors`) say what to fix",
     404: "no such resource",
     422: "the request was understood but cannot be carried out (e.g. the source is missing)",
+    409: "the job is in a state that does not allow this (e.g. cancelling a finished job)",
     502: "Azure Resource Manager refused a request the app made",
     503: "Azure Resource Manager or storage is unavailable; try again after Retry-After",
 }
@@ -137,6 +138,46 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/copies/{id}",
         "One copy job",
         {200: Answer("the job", models.JobView), **problems(400, 404)},
+        params=(_JOB_ID,),
+    ),
+    Operation(
+        "copies_cancel",
+        "delete",
+        "/api/copies/{id}",
+        "Cancel a job that has not ended (a started copy is left to Azure unless deleteCopy)",
+        {
+            200: Answer("the job, Cancelled, and what became of its copy", models.CancelView),
+            **problems(400, 404, 409, 503),
+        },
+        params=(
+            _JOB_ID,
+            Param(
+                "deleteCopy",
+                "query",
+                "also delete the run's copy in the target (default false: left to Azure)",
+                {"type": "string", "enum": ["true", "false", "1", "0"]},
+            ),
+        ),
+    ),
+    Operation(
+        "copies_retry",
+        "post",
+        "/api/copies/{id}/retry",
+        "Run a Failed or Cancelled job again (its copy is deleted first)",
+        {
+            202: Answer(
+                "the job, RerunPending", models.JobView, headers={"Location": "the job's URL"}
+            ),
+            **problems(400, 404, 409, 503),
+        },
+        params=(_JOB_ID,),
+    ),
+    Operation(
+        "copies_runs",
+        "get",
+        "/api/copies/{id}/runs",
+        "Every run of a job, oldest first",
+        {200: Answer("the runs", models.RunsView), **problems(400, 404)},
         params=(_JOB_ID,),
     ),
     Operation(

@@ -16,6 +16,7 @@ from shared.errors import (
     InvalidCursor,
     InvalidRequest,
     InvalidResourceId,
+    JobConflict,
     RpcopyError,
     SourceProblem,
     StoreError,
@@ -74,6 +75,8 @@ def problem_for(exc: RpcopyError) -> ApiResponse:
             return problem(400, "Invalid resource id", str(exc))
         case SourceProblem():
             return problem(422, exc.title, exc.detail)
+        case JobConflict():
+            return problem(409, exc.title, exc.detail)
         case ArmError() if exc.transient:
             return problem(
                 503,

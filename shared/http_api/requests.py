@@ -178,7 +178,8 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
     state = None
     if params.get("state"):
         try:
-            state = JobState(params["state"])
+            # Case-insensitive, as the region and id filters are.
+            state = JobState.parse(params["state"])
         except ValueError:
             errors.append(
                 {
@@ -216,3 +217,23 @@ def parse_list_query(params: Mapping[str, str]) -> tuple[JobFilter, int, str | N
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidRequest("Invalid query", detail, errors=errors)
     return JobFilter(state, source, region, vm), page_size, params.get("cursor") or None
+
+
+# -- DELETE /api/copies/{id} (cancel) ------------------------------------------------------------
+CANCEL_PARAMS = {"deleteCopy", "code"}
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def parse_cancel_query(params: Mapping[str, str]) -> bool:
+    """Whether the cancel deletes the copy in the target too (`deleteCopy`, default false)."""
+    errors = [
+        {"field": name, "message": "unknown query parameter; allowed: deleteCopy"}
+        for name in sorted(set(params) - CANCEL_PARAMS)
+    ]
+    raw = params.get("deleteCopy", "false").strip().lower()
+    if raw not in _BOOLEANS:
+        errors.append({"field": "deleteCopy", "message": "must be true or false"})
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidRequest("Invalid query", detail, errors=errors)
+    return _BOOLEANS[raw]

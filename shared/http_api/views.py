@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.http_api.models import JobView, shape
+from shared.http_api.models import JobView, RunsView, shape
 from shared.model.job import JobRecord
 from shared.model.times import iso
 
@@ -41,6 +41,8 @@ def job_view(record: JobRecord) -> dict[str, Any]:
         "detail": record.detail,
         "reruns": record.reruns or None,
         "nextRunAt": iso(record.next_run_at),
+        "nextAttemptAt": iso(record.next_attempt_at),
+        "runsRecorded": len(record.history) + 1 if record.history else None,
         "error": record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
         if record.failure
         else None,
@@ -54,3 +56,35 @@ def job_view(record: JobRecord) -> dict[str, Any]:
     }
     # Built through the documented model (models.JobView): the answer is what the document says.
     return shape(JobView, {k: v for k, v in body.items() if v is not None})
+
+
+def runs_view(record: JobRecord) -> dict[str, Any]:
+    """Every run of the job, oldest first: the recorded earlier runs, then the row's own run
+    (or, while a new run is pending after the last one ended, that coming run)."""
+    runs = [r.to_json() for r in record.history]
+    current = {
+        "run": record.run,
+        "state": record.state.value,
+        "trigger": record.trigger.value,
+        "requestedAt": iso(record.requested_at),
+        "startedAt": iso(record.started_at),
+        "endedAt": iso(record.finished_at),
+        "targetRestorePointId": record.target_restore_point_id,
+        "percentComplete": record.percent,
+        "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in record.disks],
+        "error": record.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if record.failure and record.state.value == "Failed"
+        else None,
+        "detail": record.detail,
+    }
+    if record.history and record.history[-1].run == record.run:
+        # The row's run is recorded as ended; the next one has not started yet.
+        current = {
+            "run": record.run + 1,
+            "state": record.state.value,
+            "requestedAt": iso(record.requested_at),
+            "nextRunAt": iso(record.next_run_at),
+            "detail": record.detail,
+        }
+    runs.append({k: v for k, v in current.items() if v is not None})
+    return shape(RunsView, {"id": record.job_id, "value": runs})

@@ -93,6 +93,43 @@ def validate_target(request: CopyRequest, services: Services) -> tuple[str, str,
     return region, group, name
 
 
+def new_run_requested(
+    services: Services,
+    existing: JobRecord,
+    *,
+    trigger: Trigger,
+    source_region: str | None = None,
+    source_created_at: datetime | None = None,
+    options: CopyOptions | None = None,
+) -> JobRecord:
+    """A failed (or cancelled) job asked to run again, by way of the rerun stage: the ended
+    run's copy must be deleted first (Azure keeps one copy of a source restore point per target
+    region). The ended run goes into the job's history."""
+    now = services.clock()
+    again = existing.evolve(
+        step=existing.step + 1,
+        state=JobState.RERUN_PENDING,
+        detail=f"run {existing.run + 1} requested; deleting the copy of run {existing.run} first",
+        trigger=trigger,
+        requested_at=now,
+        updated_at=now,
+        reruns=0,
+        next_run_at=now,
+        next_attempt_at=None,
+        source_region=source_region or existing.source_region,
+        source_created_at=source_created_at or existing.source_created_at,
+        history=existing.with_run_recorded(existing.state, now),
+        # The new run takes the request's options (a fixed encryption set, say); lineage once
+        # known is kept.
+        options=existing.options
+        if options is None
+        else options.model_copy(
+            update={"source_vm_id": options.source_vm_id or existing.options.source_vm_id}
+        ),
+    )
+    return again.evolve(outbox=(stage_message(services, again, Stage.RERUN),), outbox_sent=False)
+
+
 def fresh_record(
     request: CopyRequest,
     target: tuple[str, str, str],
@@ -175,28 +212,13 @@ async def _request_copy(
             return fresh.evolve(step=existing.step + 1)
         if existing.state is not JobState.FAILED:
             return None
-        # A new run, by way of the rerun stage: the failed run's copy must be deleted first
-        # (Azure keeps one copy of a source restore point per target region).
-        again = existing.evolve(
-            step=existing.step + 1,
-            state=JobState.RERUN_PENDING,
-            detail=f"run {existing.run + 1} requested; deleting the failed copy of run "
-            f"{existing.run} first",
+        return new_run_requested(
+            services,
+            existing,
             trigger=request.trigger,
-            requested_at=now,
-            updated_at=now,
-            reruns=0,
-            next_run_at=now,
-            source_region=source_region or existing.source_region,
-            source_created_at=source_created_at or existing.source_created_at,
-            # The new run takes the request's options (a fixed encryption set, say); lineage
-            # once known is kept.
-            options=options.model_copy(
-                update={"source_vm_id": source_vm_id or existing.options.source_vm_id}
-            ),
-        )
-        return again.evolve(
-            outbox=(stage_message(services, again, Stage.RERUN),), outbox_sent=False
+            source_region=source_region,
+            source_created_at=source_created_at,
+            options=options,
         )
 
     record, changed = await services.ledger.put_new_or_replace_failed(fresh, restart=restart)

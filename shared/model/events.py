@@ -36,6 +36,9 @@ class EventType(StrEnum):
     RETRYING = "copy.retrying"
     RETENTION_DELETED = "retention.deleted"
     RPO_BREACHED = "rpo.breached"
+    # An operator cancelled the job (DELETE /api/copies/{id}); data.detail says what became of
+    # a copy already started.
+    CANCELLED = "copy.cancelled"
     # -- schedules (docs/policies.md): a restore point passed over at a copy schedule's slot;
     # a restore point the app created (or failed to); one source retention deleted.
     SKIPPED_BY_SCHEDULE = "copy.skipped"

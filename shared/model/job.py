@@ -11,6 +11,7 @@ from typing import Any
 from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.keys import pair_key
 from shared.model.message import DiskProgress, Failure, Trigger
+from shared.model.times import from_iso, iso
 
 
 class JobState(StrEnum):
@@ -28,6 +29,13 @@ class JobState(StrEnum):
     # -- copy schedules (docs/policies.md): left out on purpose at a scheduled slot because a
     # newer restore point was copied instead. Never started, never failed.
     SKIPPED_BY_SCHEDULE = "SkippedBySchedule"
+    # -- cancel and the copy-PUT budget (the `rpcopy` command line's issue) --
+    # The copy-PUT budget of the target collection is spent: the start tries again at
+    # `next_attempt_at` (Azure: 3 copy PUTs per hour per target collection).
+    WAITING_FOR_BUDGET = "WaitingForBudget"
+    # An operator cancelled it (DELETE /api/copies/{id}); a copy already replicating is left to
+    # Azure unless the cancel asked for it to be deleted.
+    CANCELLED = "Cancelled"
 
     @property
     def terminal(self) -> bool:
@@ -36,7 +44,16 @@ class JobState(StrEnum):
             JobState.FAILED,
             JobState.SUPERSEDED,
             JobState.SKIPPED_BY_SCHEDULE,
+            JobState.CANCELLED,
         )
+
+    @classmethod
+    def parse(cls, value: str) -> JobState:
+        """A state named in any letter case (as region and id filters are): ValueError if none."""
+        for state in cls:
+            if state.value.lower() == value.strip().lower():
+                return state
+        raise ValueError(f"{value!r} is not a job state")
 
 
 ACTIVE_STATES = frozenset(s for s in JobState if not s.terminal)
@@ -56,6 +73,64 @@ class Outbound:
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Outbound:
         return cls(str(value["queue"]), str(value["text"]), float(value.get("delay", 0.0)))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How one earlier run of a job ended (GET /api/copies/{id}/runs); the row keeps these so a
+    re-run does not erase what the run before it did."""
+
+    run: int
+    state: JobState
+    trigger: Trigger
+    requested_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    target_restore_point_id: str | None
+    percent: float | None
+    disks: tuple[DiskProgress, ...] = ()
+    failure: Failure | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """camelCase, as the row stores it and the HTTP API shows it."""
+        body: dict[str, Any] = {
+            "run": self.run,
+            "state": self.state.value,
+            "trigger": self.trigger.value,
+            "requestedAt": iso(self.requested_at),
+            "startedAt": iso(self.started_at),
+            "endedAt": iso(self.ended_at),
+            "targetRestorePointId": self.target_restore_point_id,
+            "percentComplete": self.percent,
+            "disks": [d.model_dump(by_alias=True, exclude_none=True) for d in self.disks],
+            "error": self.failure.model_dump(by_alias=True, exclude_none=True, mode="json")
+            if self.failure
+            else None,
+            "detail": self.detail,
+        }
+        return {k: v for k, v in body.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> RunSummary:
+        error = value.get("error")
+        return cls(
+            run=int(value["run"]),
+            state=JobState(value["state"]),
+            trigger=Trigger(value.get("trigger", "http")),
+            requested_at=from_iso(value.get("requestedAt")) or datetime.min,
+            started_at=from_iso(value.get("startedAt")),
+            ended_at=from_iso(value.get("endedAt")),
+            target_restore_point_id=value.get("targetRestorePointId"),
+            percent=value.get("percentComplete"),
+            disks=tuple(DiskProgress.model_validate(d) for d in value.get("disks", [])),
+            failure=Failure.model_validate(error) if error else None,
+            detail=value.get("detail"),
+        )
+
+
+# A row keeps at most this many earlier runs (a Table property holds 64 KiB): the oldest go.
+MAX_RUN_HISTORY = 20
 
 
 @dataclass(frozen=True)
@@ -99,6 +174,10 @@ class JobRecord:
     detail: str | None = None
     # Target subscription, encryption, copied tags and lineage (shared/model/copy_options.py).
     options: CopyOptions = NO_OPTIONS
+    # While WaitingForBudget: when the start tries again.
+    next_attempt_at: datetime | None = None
+    # Earlier runs of this job, oldest first (the current run is the row itself).
+    history: tuple[RunSummary, ...] = ()
 
     @property
     def pair_key(self) -> str:
@@ -106,3 +185,25 @@ class JobRecord:
 
     def evolve(self, **changes: Any) -> JobRecord:
         return replace(self, **changes)
+
+    def run_summary(self, state: JobState, ended_at: datetime) -> RunSummary:
+        """This run as it ended, in `state`, for the history."""
+        return RunSummary(
+            run=self.run,
+            state=state,
+            trigger=self.trigger,
+            requested_at=self.requested_at,
+            started_at=self.started_at,
+            ended_at=self.finished_at or ended_at,
+            target_restore_point_id=self.target_restore_point_id,
+            percent=self.percent,
+            disks=self.disks,
+            failure=self.failure,
+            detail=self.detail,
+        )
+
+    def with_run_recorded(self, state: JobState, ended_at: datetime) -> tuple[RunSummary, ...]:
+        """The history with this run added (once: a run already recorded is not added again)."""
+        if any(r.run == self.run for r in self.history):
+            return self.history
+        return (*self.history, self.run_summary(state, ended_at))[-MAX_RUN_HISTORY:]

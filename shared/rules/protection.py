@@ -15,9 +15,10 @@ data a failover to this copy would lose, whatever the time the copy finished.
   time, its request time when that is unknown, or `pending_source_created_at`) is older than the
   RPO: the pair has been unprotected for longer than its objective;
 - ``at-risk``: the newest usable copy's age is at least 75 % of the RPO; or a copy in flight
-  (newer than the newest usable one) is expected to finish after the RPO deadline; or there is no
-  usable copy yet but nothing known is older than the RPO (including: nothing known at all — an
-  unprotected pair is never ``ok``); or the newest usable copy has no known creation time;
+  (newer than the newest usable one) is expected to finish after the RPO deadline, or waits
+  for the copy-PUT budget until after it (WaitingForBudget); or there is no usable copy yet
+  but nothing known is older than the RPO (including: nothing known at all — an unprotected
+  pair is never ``ok``); or the newest usable copy has no known creation time;
 - ``ok`` otherwise.
 
 With a copy schedule (`next_copy_slot`: the pair's next scheduled slot), an ``ok`` pair whose
@@ -83,6 +84,8 @@ class InFlightCopy:
     # A re-run in flight: the run that failed and when the next one starts.
     run: int = 1
     next_run_at: datetime | None = None
+    # WaitingForBudget: when the copy PUT is tried again (no copy can finish before it).
+    next_attempt_at: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         return _compact(
@@ -96,6 +99,7 @@ class InFlightCopy:
                 "sourceCreatedAt": iso(self.source_created_at),
                 "run": self.run,
                 "nextRunAt": iso(self.next_run_at),
+                "nextAttemptAt": iso(self.next_attempt_at),
             }
         )
 
@@ -213,6 +217,7 @@ def pair_status(
             utc(job.source_created_at),
             job.run,
             utc(job.next_run_at),
+            utc(job.next_attempt_at) if job.state is JobState.WAITING_FOR_BUDGET else None,
         )
         for job in sorted(
             (j for j in jobs if not j.state.terminal and j.state is not JobState.WAITING),
@@ -307,6 +312,22 @@ def _rpo(
             # A copy older than the newest usable one would not improve anything.
             and (c.source_created_at is None or c.source_created_at > newest_created)
         ]
+        budget_late = [
+            c
+            for c in in_flight
+            if c.next_attempt_at is not None
+            and c.next_attempt_at > deadline
+            and (c.source_created_at is None or c.source_created_at > newest_created)
+        ]
+        if budget_late:
+            first = budget_late[0]
+            return (
+                RpoState.AT_RISK,
+                deadline,
+                f"copy job {first.job_id} waits for the copy-PUT budget of its target collection "
+                f"until {first.next_attempt_at.isoformat() if first.next_attempt_at else '?'}, "
+                f"after the objective's deadline {deadline.isoformat()}",
+            )
         if late:
             return (
                 RpoState.AT_RISK,

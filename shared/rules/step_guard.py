@@ -25,7 +25,7 @@ class Decision:
 # The states in which each stage may find its job (a redelivery can find the later one).
 _STATES_FOR_STAGE: dict[Stage, frozenset[JobState]] = {
     Stage.ENSURE_TARGET: frozenset({JobState.QUEUED, JobState.CREATING_TARGET}),
-    Stage.START_COPY: frozenset({JobState.STARTING}),
+    Stage.START_COPY: frozenset({JobState.STARTING, JobState.WAITING_FOR_BUDGET}),
     Stage.POLL: frozenset({JobState.REPLICATING}),
     Stage.RERUN: frozenset({JobState.RERUN_PENDING}),
     Stage.FINISH: frozenset(
@@ -34,6 +34,7 @@ _STATES_FOR_STAGE: dict[Stage, frozenset[JobState]] = {
             JobState.WAITING,
             JobState.CREATING_TARGET,
             JobState.STARTING,
+            JobState.WAITING_FOR_BUDGET,
             JobState.REPLICATING,
             # The rerun stage can fail too (its failed copy cannot be deleted).
             JobState.RERUN_PENDING,
@@ -61,6 +62,12 @@ def decide(record: JobRecord | None, message: JobMessage) -> Decision:
         return Decision(Verdict.PROCESS, "job is at this message's step")
     if record.step == message.step + 1 and not record.outbox_sent:
         return Decision(Verdict.RESEND, "step was committed but its messages were not all sent")
+    if record.state is JobState.CANCELLED:
+        # In flight when an operator cancelled the job: a no-op, logged with this reason.
+        return Decision(
+            Verdict.DROP,
+            f"job was cancelled (message step {message.step}, job step {record.step})",
+        )
     return Decision(
         Verdict.DROP, f"duplicate or stale: message step {message.step}, job step {record.step}"
     )

@@ -64,12 +64,15 @@ _JOB_PRIORITY = {
     JobState.QUEUED: 0,
     JobState.CREATING_TARGET: 0,
     JobState.STARTING: 0,
+    JobState.WAITING_FOR_BUDGET: 0,
     JobState.REPLICATING: 0,
     JobState.RERUN_PENDING: 0,
     JobState.SUCCEEDED: 1,
     JobState.SUPERSEDED: 2,
     JobState.SKIPPED_BY_SCHEDULE: 2,
     JobState.FAILED: 3,
+    # Cancelled by an operator: like Failed, it says nothing about a copy to keep.
+    JobState.CANCELLED: 3,
 }
 
 
@@ -114,6 +117,8 @@ class SkipReason(StrEnum):
     # not due until the pair's next scheduled slot.
     SKIPPED_BY_SCHEDULE = "skipped-by-schedule"
     WAITING_FOR_SCHEDULE = "waiting-for-schedule"
+    # An operator cancelled its copy: the sweep does not undo that (`retry` does).
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,9 @@ def plan_pair(
         elif job is not None and job.state is JobState.SUPERSEDED:
             message = job.detail or f"copy job {job.job_id} was superseded"
             skip(rp, SkipReason.SUPERSEDED, message, job_id)
+        elif job is not None and job.state is JobState.CANCELLED:
+            message = f"copy job {job.job_id} was cancelled; POST /api/copies/{{id}}/retry runs it"
+            skip(rp, SkipReason.CANCELLED, message, job_id)
         elif rp.created_at is None:
             message = "no creation time yet; the restore point cannot be ordered"
             skip(rp, SkipReason.NO_CREATION_TIME, message, job_id)

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import (
@@ -23,7 +23,7 @@ from azure.data.tables.aio import TableServiceClient
 
 from shared.errors import InvalidCursor
 from shared.model.copy_options import NO_OPTIONS, CopyOptions
-from shared.model.job import JobRecord, JobState, Outbound
+from shared.model.job import JobRecord, JobState, Outbound, RunSummary
 from shared.model.keys import partition_of
 from shared.model.message import DiskProgress, Failure, Trigger
 from shared.model.times import from_iso, iso, utc
@@ -84,6 +84,8 @@ def to_entity(record: JobRecord) -> dict[str, Any]:
         if record.options.is_default
         else record.options.model_dump_json(by_alias=True, exclude_none=True),
         "SourceVmKey": record.options.source_vm_id.lower() if record.options.source_vm_id else None,
+        "NextAttemptAt": iso(record.next_attempt_at),
+        "History": json.dumps([r.to_json() for r in record.history]) if record.history else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -128,6 +130,8 @@ def from_entity(entity: Mapping[str, Any]) -> JobRecord:
         options=CopyOptions.model_validate_json(entity["Options"])
         if entity.get("Options")
         else NO_OPTIONS,
+        next_attempt_at=from_iso(entity.get("NextAttemptAt")),
+        history=tuple(RunSummary.from_json(r) for r in json.loads(entity.get("History") or "[]")),
     )
 
 
@@ -170,6 +174,24 @@ def decode_cursor(cursor: str) -> Any:
     if not isinstance(token, dict):
         raise InvalidCursor("cursor is not a value returned by this API")
     return token
+
+
+def _newest_first_key(record: JobRecord) -> tuple[str, str]:
+    # A fixed-width UTC text sorts as the times do.
+    requested = utc(record.requested_at) or datetime.min.replace(tzinfo=UTC)
+    return (requested.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), record.job_id)
+
+
+def _position_token(record: JobRecord) -> dict[str, str]:
+    requested, job_id = _newest_first_key(record)
+    return {"requestedAt": requested, "id": job_id}
+
+
+def _cursor_position(token: Any) -> tuple[str, str]:
+    requested, job_id = token.get("requestedAt"), token.get("id")
+    if not isinstance(requested, str) or not isinstance(job_id, str):
+        raise InvalidCursor("cursor is not a value returned by this API")
+    return (requested, job_id)
 
 
 class Ledger(TableStore):
@@ -274,23 +296,28 @@ class Ledger(TableStore):
     async def list(
         self, filters: JobFilter, *, page_size: int = 50, cursor: str | None = None
     ) -> tuple[list[JobRecord], str | None]:
+        """The matching jobs, newest request first (then by id), one page after `cursor`.
+
+        Table storage returns rows in key order only, and job ids are hashes, so the newest-first
+        order is made here: every matching row is read and sorted (one scan of the table per
+        page). The cursor is the position of the last job shown; a job asked again in between
+        (a new run moves its request time) can show on two pages or be passed over."""
         await self.ensure_table()
+        after = _cursor_position(decode_cursor(cursor)) if cursor else None
         query, params = filters.odata()
-        token = decode_cursor(cursor) if cursor else None
-        if query:
-            pages = self.table.query_entities(
-                query, parameters=params, results_per_page=page_size
-            ).by_page(continuation_token=token)
-        else:
-            pages = self.table.list_entities(results_per_page=page_size).by_page(
-                continuation_token=token
-            )
-        records: list[JobRecord] = []
-        async for page in pages:
-            async for entity in page:
-                records.append(from_entity(entity))
-            break
-        return records, encode_cursor(getattr(pages, "continuation_token", None))
+        entities = (
+            self.table.query_entities(query, parameters=params)
+            if query
+            else self.table.list_entities()
+        )
+        records = sorted(
+            [from_entity(e) async for e in entities], key=_newest_first_key, reverse=True
+        )
+        if after is not None:
+            records = [r for r in records if _newest_first_key(r) < after]
+        page = records[:page_size]
+        more = len(records) > page_size
+        return page, (encode_cursor(_position_token(page[-1])) if more and page else None)
 
     async def for_pair(self, key: str, state: JobState | None = None) -> list[JobRecord]:
         """The jobs (each at its latest run) of one (source collection, region) pair, all or

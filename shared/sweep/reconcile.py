@@ -18,7 +18,7 @@ from shared import telemetry
 from shared.arm.bodies import collection_info, restore_points_of, target_collection_view
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
-from shared.jobs.admission import promote_waiting
+from shared.jobs.admission import promote_waiting, release_and_promote
 from shared.jobs.auto_intake import request_for
 from shared.jobs.bulk_intake import NewCopy, request_new_copies
 from shared.jobs.creations import CreationReport, apply_source_retention, run_creation
@@ -27,7 +27,7 @@ from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.jobs.retention_deletes import apply_retention
 from shared.jobs.scheduled_copies import copy_pending, finish_slot, scheduled_only, scheduled_plan
 from shared.model.ids import RestorePointId
-from shared.model.job import JobRecord
+from shared.model.job import JobRecord, JobState
 from shared.model.keys import job_id_for, pair_key
 from shared.model.message import Trigger
 from shared.model.resources import CollectionInfo
@@ -265,7 +265,12 @@ async def _repair(services: Services, key: str, jobs: list[JobRecord]) -> None:
     """Finish what a crash may have cut short: unsent outboxes and a pair nobody holds."""
     now = services.clock()
     for job in jobs:
-        if not job.state.terminal and outbox_is_stale(job, now):
+        # A cancel (DELETE /api/copies/{id}) ends a job outside the stages: no stage message
+        # comes back to finish it, so its unsent event and held pair are finished here.
+        cancelled = job.state is JobState.CANCELLED
+        if (cancelled or not job.state.terminal) and outbox_is_stale(job, now):
             log.warning("job %s: re-sending step %s messages left unsent", job.job_id, job.step)
             await deliver(services, job)
+            if cancelled:
+                await release_and_promote(services, job)
     await promote_waiting(services, key)

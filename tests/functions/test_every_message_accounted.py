@@ -132,3 +132,30 @@ async def test_a_message_repeating_a_step_the_job_took_is_dropped(
     after = await (await get_services()).ledger.get(job.job_id)
     assert after is not None
     assert (after.state, after.step, after.updated_at) == (job.state, job.step, job.updated_at)
+
+
+@pytest.mark.parametrize("stage", [Stage.ENSURE_TARGET, Stage.START_COPY, Stage.POLL, Stage.FINISH])
+async def test_a_message_in_flight_when_its_job_was_cancelled_is_a_logged_no_op(
+    fn_app: FunctionApp, stage: Stage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancel moves the row one step on (DELETE /api/copies/{id}): the stage message sent for
+    the step before is accounted for as belonging to a cancelled job, and changes nothing."""
+    ledger = (await get_services()).ledger
+    job = await _finished_job(step=5)
+    cancelled, _ = await ledger.update(
+        job.job_id, lambda r: r.evolve(state=JobState.CANCELLED, detail="cancelled")
+    )
+    assert cancelled is not None
+    fn_app.receive("EVENTS_QUEUE")
+    function = f"stage_{stage.value.replace('-', '_')}"
+    with caplog.at_level("INFO"):
+        await fn_app.deliver(function, job_message(stage, job_id=job.job_id, step=4))
+    assert fn_app.receive("EVENTS_QUEUE") == []
+    after = await ledger.get(job.job_id)
+    assert after is not None
+    assert (after.state, after.step, after.updated_at) == (
+        JobState.CANCELLED,
+        cancelled.step,
+        cancelled.updated_at,
+    )
+    assert any("job was cancelled" in r.getMessage() for r in caplog.records)

@@ -28,9 +28,14 @@ MISSING_RP = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-none{RP_SHAPE}nop
 # Documented answers a function-level test cannot make the app give, and why. Keep it short:
 # each entry is a documented answer not checked against a real one. (401 is the host's answer,
 # before any function runs: tests/integration/test_dashboard_browser.py checks it.)
+_STORE_DOWN = (
+    "needs Table storage itself to fail; the same Problem schema is checked with the 503s of "
+    "the other operations"
+)
 NOT_PRODUCED = {
-    ("copies_list", 503): "needs Table storage itself to fail; the same Problem schema is "
-    "checked with the 503s of the other operations",
+    ("copies_list", 503): _STORE_DOWN,
+    ("copies_cancel", 503): _STORE_DOWN,
+    ("copies_retry", 503): _STORE_DOWN,
 }
 
 
@@ -194,6 +199,63 @@ async def test_copies_answers(
     assert "nextLink" in answers.check("copies_list", page)
     bad_query = await fn_app.http("copies_list", "GET", "/api/copies", params={"colour": "x"})
     assert answers.check("copies_list", bad_query)["status"] == 400
+
+
+async def test_cancel_retry_and_runs_answers(fn_app: FunctionApp, answers: Answers) -> None:
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0)
+    created = await _post(
+        fn_app, {"sourceRestorePointId": source.restore_point_id, "targetRegion": TARGET_REGION}
+    )
+    job_id = answers.check("copies_create", created)["id"]
+
+    def at(name: str, method: str, suffix: str = "", **kw: Any) -> Any:
+        return fn_app.http(
+            name, method, f"/api/copies/{job_id}{suffix}", route_params={"id": job_id}, **kw
+        )
+
+    # Retry refuses a job that has not ended; a bad query refuses the cancel.
+    assert (
+        answers.check("copies_retry", await at("copies_retry", "POST", "/retry"))["status"] == 409
+    )
+    bad = await at("copies_cancel", "DELETE", params={"deleteCopy": "maybe"})
+    assert answers.check("copies_cancel", bad)["status"] == 400
+    cancelled = answers.check("copies_cancel", await at("copies_cancel", "DELETE"))
+    assert cancelled["state"] == "Cancelled"
+    assert cancelled["copy"]["status"] in {"none", "left"}
+    runs = answers.check("copies_runs", await at("copies_runs", "GET", "/runs"))
+    assert [r["state"] for r in runs["value"]] == ["Cancelled"]
+    retried = await at("copies_retry", "POST", "/retry")
+    assert answers.check("copies_retry", retried)["state"] == "RerunPending"
+    # A job that is running again cannot be cancelled twice over: it ends first.
+    again = await at("copies_cancel", "DELETE")
+    assert again.status_code in {200, 409}
+    answers.check("copies_cancel", again)
+    runs = answers.check("copies_runs", await at("copies_runs", "GET", "/runs"))
+    assert runs["value"][0]["state"] == "Cancelled"
+    assert [r["run"] for r in runs["value"]] == [1, 2]
+
+    for name, method, suffix in (
+        ("copies_cancel", "DELETE", ""),
+        ("copies_retry", "POST", "/retry"),
+        ("copies_runs", "GET", "/runs"),
+    ):
+        for bad_id, status in (("not-an-id", 400), ("0" * 32, 404)):
+            response = await fn_app.http(
+                name, method, f"/api/copies/{bad_id}{suffix}", route_params={"id": bad_id}
+            )
+            assert answers.check(name, response)["status"] == status
+    # An ended job (Succeeded) cannot be cancelled: 409.
+    done = seed_source(fn_app.stack.arm_endpoint, data_disks=0)
+    finished = await _post(
+        fn_app, {"sourceRestorePointId": done.restore_point_id, "targetRegion": TARGET_REGION}
+    )
+    finished_id = answers.check("copies_create", finished)["id"]
+    record, _ = await pump(fn_app, finished_id)
+    assert record.state.value == "Succeeded"
+    ended = await fn_app.http(
+        "copies_cancel", "DELETE", f"/api/copies/{finished_id}", route_params={"id": finished_id}
+    )
+    assert answers.check("copies_cancel", ended)["status"] == 409
 
 
 async def test_status_answers_with_real_pairs(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("shared", "arm_emulator", "devhost", "devstack")
+PACKAGES = ("shared", "arm_emulator", "devhost", "devstack", "rpcopy_cli")
 MAX_LINES = 450
 
 
@@ -91,7 +91,7 @@ def test_the_cycle_finder_finds_one() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-@pytest.mark.parametrize("package", ["shared", "arm_emulator"])
+@pytest.mark.parametrize("package", ["shared", "arm_emulator", "rpcopy_cli"])
 def test_no_module_is_too_long(package: str) -> None:
     long = {
         str(path.relative_to(REPO)): count
@@ -117,3 +117,12 @@ def _raw_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
     return found
+
+
+def test_the_command_line_talks_to_the_app_over_http_only() -> None:
+    """rpcopy_cli is an operator tool for a deployed app: nothing of the app, its storage or
+    Azure's SDKs in it, only the HTTP API (devstack's demo may use it, not the other way)."""
+    banned = ("shared", "azure", "devstack", "devhost", "arm_emulator", "function_app")
+    for name, path in modules("rpcopy_cli").items():
+        found = {t for t in _raw_imports(path) if t.split(".")[0] in banned}
+        assert found == set(), (name, found)

@@ -43,7 +43,7 @@ def finish_step(message: JobMessage, record: JobRecord, now: datetime, settings:
             policy=settings.reruns,
         )
         if plan is not None:
-            return _rerun_step(message, record, outcome, plan)
+            return _rerun_step(message, record, outcome, plan, now)
     succeeded = state is JobState.SUCCEEDED
     after = [FollowUp.RELEASE_PAIR]
     if succeeded and record.trigger is not Trigger.HTTP:
@@ -59,6 +59,7 @@ def finish_step(message: JobMessage, record: JobRecord, now: datetime, settings:
             "replication_done_at": outcome.replication_done_at or record.replication_done_at,
             "percent": 100.0 if succeeded else record.percent,
             "expected_finish": None,
+            "next_attempt_at": None,
             "attempts": {**record.attempts, **message.attempts},
             "runs_failed": record.runs_failed + (1 if state is JobState.FAILED else 0),
         },
@@ -67,7 +68,9 @@ def finish_step(message: JobMessage, record: JobRecord, now: datetime, settings:
     )
 
 
-def _rerun_step(message: JobMessage, record: JobRecord, outcome: Outcome, plan: RerunPlan) -> Step:
+def _rerun_step(
+    message: JobMessage, record: JobRecord, outcome: Outcome, plan: RerunPlan, now: datetime
+) -> Step:
     """The run failed and another follows: record this run's failure, announce the next run,
     free the pair, and wake the rerun stage when the backoff is over."""
     failure = outcome.failure
@@ -79,10 +82,14 @@ def _rerun_step(message: JobMessage, record: JobRecord, outcome: Outcome, plan: 
             "failure": failure,
             "disks": outcome.disks or record.disks,
             "expected_finish": None,
+            "next_attempt_at": None,
             "attempts": {**record.attempts, **message.attempts},
             "runs_failed": record.runs_failed + 1,
             "reruns": record.reruns + 1,
             "next_run_at": plan.at,
+            "history": record.evolve(
+                failure=failure, disks=outcome.disks or record.disks
+            ).with_run_recorded(JobState.FAILED, now),
             "detail": f"run {record.run} failed ({failure.code}); run {plan.run} starts at "
             f"{plan.at.isoformat()} once the failed copy is deleted",
         },

@@ -80,6 +80,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
             "disks": (),
             "attempts": {},
             "next_run_at": None,
+            "next_attempt_at": None,
         },
         after=(FollowUp.ADMIT,),
     )

@@ -72,6 +72,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
             "target_restore_point_id": str(target_rp),
             "percent": 0.0,
             "detail": None,
+            "next_attempt_at": None,
         },
         send(
             Stage.POLL,
@@ -119,6 +120,9 @@ def _wait_for_budget(services: Services, message: JobMessage, wait: float) -> St
         Result.WAITING,
         {
             "attempts": attempts,
+            # A state of its own, with when it tries: the RPO judgement counts this wait.
+            "state": JobState.WAITING_FOR_BUDGET,
+            "next_attempt_at": services.clock() + timedelta(seconds=delay),
             "detail": f"copy PUT budget spent; retrying in {delay:.0f}s (Azure allows "
             f"{settings.copy_puts_per_window} per target collection per "
             f"{settings.copy_put_window_seconds:.0f}s)",

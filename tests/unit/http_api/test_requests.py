@@ -191,7 +191,6 @@ def test_list_query(
 @pytest.mark.parametrize(
     ("params", "named", "text"),
     [
-        ({"state": "succeeded"}, {"state"}, "must be one of"),
         ({"state": "Done"}, {"state"}, "Succeeded"),
         ({"pageSize": "0"}, {"pageSize"}, "1 to 1000"),
         ({"pageSize": "1001"}, {"pageSize"}, "1 to 1000"),
@@ -262,3 +261,12 @@ def test_copy_location() -> None:
     assert copy_location("0123456789abcdef0123456789abcdef") == (
         "/api/copies/0123456789abcdef0123456789abcdef"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [("succeeded", JobState.SUCCEEDED), ("WAITINGFORBUDGET", JobState.WAITING_FOR_BUDGET),
+     (" cancelled ", JobState.CANCELLED), ("Failed", JobState.FAILED)],
+)  # fmt: skip
+def test_state_filter_is_case_insensitive(raw: str, state: JobState) -> None:
+    assert parse_list_query({"state": raw})[0] == JobFilter(state)

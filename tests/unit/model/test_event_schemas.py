@@ -78,6 +78,13 @@ SUPERSEDED = make_record(
     disks=(),
     detail="a newer restore point was already copied to westus",
 )
+CANCELLED = make_record(
+    state=JobState.CANCELLED,
+    replication_done_at=None,
+    percent=40.0,
+    disks=(),
+    detail="cancelled by an operator; the copy already started is left to Azure (not tracked)",
+)
 SKIPPED = make_record(
     state=JobState.SKIPPED_BY_SCHEDULE,
     trigger=Trigger.SCHEDULE,
@@ -126,6 +133,9 @@ def built_events() -> dict[str, dict[str, Any]]:
     }
     out = {str(t): job_event(t, r, identity=IDENTITY, time=NOW) for t, r in jobs.items()}
     out["placeholder"] = job_event(EventType.FAILED, PLACEHOLDER, identity=IDENTITY, time=NOW)
+    out[EventType.CANCELLED] = job_event(
+        EventType.CANCELLED, CANCELLED, identity=IDENTITY, time=NOW
+    )
     out[EventType.SKIPPED_BY_SCHEDULE] = job_event(
         EventType.SKIPPED_BY_SCHEDULE, SKIPPED, identity=IDENTITY, time=NOW
     )

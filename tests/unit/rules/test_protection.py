@@ -361,3 +361,22 @@ def test_rpo_state_only_worsens_as_time_passes(
     assert ranks == sorted(ranks)
     final = status(jobs, 10_000, rpo)
     assert final.rpo_state is (RpoState.BREACHED if jobs else RpoState.AT_RISK)
+
+
+@pytest.mark.parametrize(
+    ("next_attempt", "state"),
+    [(30, RpoState.OK), (61, RpoState.AT_RISK)],
+    ids=["tries before the deadline", "tries after the deadline"],
+)
+def test_a_copy_waiting_for_the_copy_put_budget_counts_against_the_rpo(
+    next_attempt: float, state: RpoState
+) -> None:
+    """WaitingForBudget: the copy cannot start, let alone finish, before its next attempt."""
+    waiting = job("b", JobState.WAITING_FOR_BUDGET, 20, next_attempt_at=at(next_attempt))
+    found = status([done("a", 0), waiting], 10)
+    assert found.rpo_state is state
+    (in_flight,) = to_api(found)["inFlight"]
+    assert in_flight["state"] == "WaitingForBudget"
+    assert in_flight["nextAttemptAt"] == at(next_attempt).isoformat()
+    if state is RpoState.AT_RISK:
+        assert "copy-PUT budget" in found.reason

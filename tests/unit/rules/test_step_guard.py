@@ -62,13 +62,15 @@ def message(stage: Stage, *, step: int = 3, run: int = 1) -> JobMessage:
 # Which (state, stage) pairs are processed when the row is at the message's step.
 _APPLIES = {
     Stage.ENSURE_TARGET: {S.QUEUED, S.CREATING_TARGET},
-    Stage.START_COPY: {S.STARTING},
+    # A start that waits for the copy-PUT budget re-sends itself in WaitingForBudget.
+    Stage.START_COPY: {S.STARTING, S.WAITING_FOR_BUDGET},
     Stage.POLL: {S.REPLICATING},
     Stage.FINISH: {
         S.QUEUED,
         S.WAITING,
         S.CREATING_TARGET,
         S.STARTING,
+        S.WAITING_FOR_BUDGET,
         S.REPLICATING,
         S.RERUN_PENDING,
     },
@@ -181,3 +183,12 @@ def test_reasons_name_the_mismatch() -> None:
 def test_repeats_a_taken_step(rstep: int, rrun: int, mstep: int, mrun: int, taken: bool) -> None:
     row = record(S.SUCCEEDED, step=rstep, run=rrun)
     assert repeats_a_taken_step(row, message(Stage.POLL, step=mstep, run=mrun)) is taken
+
+
+def test_a_message_in_flight_when_its_job_was_cancelled_is_dropped_as_such() -> None:
+    """Cancel moves the row one step on; the stage messages still queued name the step before."""
+    cancelled = record(S.CANCELLED).evolve(step=record(S.CANCELLED).step + 1)
+    for stage in Stage:
+        decision = decide(cancelled, message(stage))
+        assert decision.verdict is D
+        assert "cancelled" in decision.reason

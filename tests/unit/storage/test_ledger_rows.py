@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.model.job import JobRecord, JobState, Outbound
+from shared.model.job import JobRecord, JobState, Outbound, RunSummary
 from shared.model.keys import pair_key
 from shared.model.message import DiskProgress, Failure, Stage, Trigger
 from shared.storage.ledger import JobFilter, decode_cursor, encode_cursor, from_entity, to_entity
@@ -78,6 +78,32 @@ def full() -> JobRecord:
         outbox_sent=False,
         runs_failed=2,
         detail="waiting for job abc",
+        next_attempt_at=T0 + timedelta(minutes=20),
+        history=(
+            RunSummary(
+                run=1,
+                state=JobState.FAILED,
+                trigger=Trigger.SWEEP,
+                requested_at=T0,
+                started_at=T0 + timedelta(minutes=1),
+                ended_at=T0 + timedelta(minutes=30),
+                target_restore_point_id=f"{TGT_RPC}/restorePoints/rp1",
+                percent=12.0,
+                disks=(DiskProgress(name="os", percent=12.0, code="ReplicationState/failed"),),
+                failure=Failure(code="ReplicationFailed", message="disk os", stage=Stage.POLL),
+                detail="run 1 failed",
+            ),
+            RunSummary(
+                run=2,
+                state=JobState.CANCELLED,
+                trigger=Trigger.HTTP,
+                requested_at=T0 + timedelta(hours=1),
+                started_at=None,
+                ended_at=T0 + timedelta(hours=1, minutes=2),
+                target_restore_point_id=None,
+                percent=None,
+            ),
+        ),
     )
 
 
@@ -174,6 +200,7 @@ def test_states() -> None:
         JobState.FAILED,
         JobState.SUPERSEDED,
         JobState.SKIPPED_BY_SCHEDULE,
+        JobState.CANCELLED,
     }
 
 
