@@ -62,6 +62,7 @@ class EmulatorConfig:
     grant_access_seconds: float = 2.0
     revoke_access_seconds: float = 2.0
     disk_create_seconds: float = 10.0
+    disk_delete_seconds: float = 5.0
     # Replication model.
     replication_bandwidth_mbps: float = 10.0  # MiB/s per disk
     progress_interval_seconds: float = 600.0  # completionPercent is republished this often
