@@ -33,9 +33,12 @@ class QueueNames:
     finish: str = "rpcopy-finish"
     rerun: str = "rpcopy-rerun"
     events: str = "copy-events"
+    # Restore drills' own queue (shared/jobs/drill_runner.py), not a copy stage.
+    drill: str = "rpcopy-drill"
 
     def stages(self) -> tuple[str, ...]:
-        return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun)
+        """Every queue a function reads (and its -poison queue): the copy stages and drills."""
+        return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun, self.drill)
 
     def for_stage(self, stage: Stage) -> str:
         """The queue each stage reads (the only place this mapping is written)."""
@@ -82,6 +85,15 @@ class PollSettings:
     learned_max_seconds: float = 172800.0
     # Azure terminates a copy after 14 days; we give up a little after that.
     copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    """Restore drills (shared/jobs/drill_runner.py): how often a drill looks at disks that are
+    still being created, and when a drill that made no progress is cleaned up and failed."""
+
+    poll_seconds: float = 15.0
+    timeout_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +169,7 @@ class Settings:
     schedule_timer: str = "0 * * * * *"
     create_max_attempts: int = 5
     create_retry_seconds: float = 60.0
+    drills: DrillSettings = field(default_factory=DrillSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -387,6 +400,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         finish=_queue(env, "QUEUE_FINISH", QueueNames.finish),
         rerun=_queue(env, "QUEUE_RERUN", QueueNames.rerun),
         events=_queue(env, "EVENTS_QUEUE", QueueNames.events),
+        drill=_queue(env, "QUEUE_DRILL", QueueNames.drill),
     )
     if len(set(queues.stages()) | {queues.events}) != len(queues.stages()) + 1:
         raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
@@ -439,5 +453,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         input_limits=InputLimits(
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),
+        ),
+        drills=DrillSettings(
+            poll_seconds=_float(env, "DRILL_POLL_SECONDS", 15.0, minimum=0.01),
+            timeout_seconds=_float(env, "DRILL_TIMEOUT_SECONDS", 3600.0, minimum=1.0),
         ),
     )
