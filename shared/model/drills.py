@@ -11,7 +11,6 @@ digits of a hash, so a Table query of the partition reads the newest drills firs
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -148,19 +147,32 @@ def drill_disk_name(drill_id: str, index: int) -> str:
 
 def drill_view(record: DrillRecord) -> dict[str, Any]:
     """`GET /api/drills[/{id}]`: the record without its delivery bookkeeping."""
-    body = record.model_dump(
-        by_alias=True, mode="json", exclude={"outbox", "outbox_sent", "step", "waits"}
+    body = _plain(
+        record.model_dump(by_alias=True, exclude={"outbox", "outbox_sent", "step", "waits"})
     )
     body["location"] = f"/api/drills/{record.id}"
     return body
+
+
+def _plain(value: Any) -> Any:
+    """JSON values, with times written the one way the app writes them (`iso`)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 # -- the drill queue's message ----------------------------------------------------------------
 
 
 def encode_drill_message(drill_id: str, step: int) -> str:
-    text = json.dumps({"version": 1, "drillId": drill_id, "step": step}, separators=(",", ":"))
-    return base64.b64encode(text.encode()).decode()
+    """The message text (the queue client base64-encodes it on the wire)."""
+    return json.dumps({"version": 1, "drillId": drill_id, "step": step}, separators=(",", ":"))
 
 
 def decode_drill_message(raw: str | bytes) -> tuple[str, int]:
