@@ -146,10 +146,17 @@ def _drill_event(events: EventLog, drill_id: str, event_type: str) -> dict[str, 
     return wait_for(found, timeout=30, what=f"a {event_type} event for drill {drill_id}")
 
 
-def _nothing_left(emulator: EmulatorControl, drill_id: str) -> None:
-    left = [d for d in emulator.disks() if d["tags"].get("rpcopy-drill") == drill_id]
+def _nothing_left(emulator: EmulatorControl, drill: dict[str, Any]) -> None:
+    """No disk of the drill remains, and every read access it opened was closed again."""
+    left = [d for d in emulator.disks() if d["tags"].get("rpcopy-drill") == drill["id"]]
     assert left == [], left
-    # No SAS left open: every read was revoked (the emulator refuses reads once revoked).
+    grants = emulator.requests("DiskRestorePoint_GrantAccess")
+    revokes = emulator.requests("DiskRestorePoint_RevokeAccess")
+    for disk in drill["disks"]:
+        drp = disk["diskRestorePointId"].lower()
+        opened = [r for r in grants if r["path"].lower().startswith(drp)]
+        closed = [r for r in revokes if r["path"].lower().startswith(drp)]
+        assert len(closed) >= len(opened), (disk["name"], len(opened), len(closed))
 
 
 def test_drill_after_a_copy_creates_verifies_and_deletes_its_disks(
@@ -172,14 +179,15 @@ def test_drill_after_a_copy_creates_verifies_and_deletes_its_disks(
         assert disk["sha256"] == expected["sha256"]
         for timing in ("createSeconds", "verifySeconds", "cleanSeconds"):
             assert disk[timing] is not None
-    _nothing_left(emulator, drill["id"])
+    _nothing_left(emulator, drill)
     event = _drill_event(events, drill["id"], "rpcopy.drill.succeeded")
     assert event["data"]["restorePointId"] == drill["restorePointId"]
     assert "sig=" not in str(event)
     assert "sig=" not in str(drill)
-    # No SAS read carried a token; the SAS reads were real.
+    # The SAS reads were real HTTP reads (the emulator answers 400 to one that carries a
+    # token, which would have failed the drill).
     reads = emulator.requests("Sas_Read")
-    assert reads
+    assert [r["status"] for r in reads][-2:] == [206, 206]
 
     listed = api.get("/api/drills").json()["drills"]
     assert listed[0]["id"] == drill["id"] or drill["id"] in {d["id"] for d in listed}
@@ -223,7 +231,7 @@ def test_a_failing_drill_reports_failure_and_leaves_nothing_behind(
     drill = _drill(api, source)
     assert drill["state"] == "Failed", drill
     assert drill["reason"]["code"] == code, drill["reason"]
-    _nothing_left(emulator, drill["id"])
+    _nothing_left(emulator, drill)
     assert all(d["cleaned"] for d in drill["disks"] if d["createRequestedAt"]), drill["disks"]
     event = _drill_event(events, drill["id"], "rpcopy.drill.failed")
     assert event["data"]["reason"]["code"] == code
