@@ -1,0 +1,115 @@
+"""The restore drill functions called directly with real func.* objects against Azurite and the
+emulator: bad input is a 4xx problem+json, never a 500; a drill message that cannot be processed
+is accounted for and never crashes the function."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.functions.conftest import FunctionApp
+from tests.support import SUBSCRIPTION, TARGET_GROUP, TARGET_REGION, seed_source
+
+RPC = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg"
+    "/providers/Microsoft.Compute/restorePointCollections/c"
+)
+
+
+def _json(response) -> dict:
+    return json.loads(response.get_body())
+
+
+async def _post(fn_app: FunctionApp, body: object) -> tuple[int, dict, str]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = await fn_app.http("drills_create", "POST", "/api/drills", body=raw)
+    return response.status_code, _json(response), str(response.mimetype)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", None),
+        (b"", None),
+        (b"[1]", None),
+        ({}, "sourceCollectionId"),
+        ({"sourceCollectionId": "/x", "targetRegion": "westus"}, "sourceCollectionId"),
+        ({"sourceCollectionId": RPC}, "targetRegion"),
+        ({"sourceCollectionId": RPC, "targetRegion": 5}, "targetRegion"),
+        ({"sourceCollectionId": RPC, "targetRegion": "westus", "extra": 1}, "extra"),
+        (b'{"a":' * 100 + b"1" + b"}" * 100, None),
+    ],
+    ids=["malformed", "empty", "array", "missing", "bad-id", "no-region", "region-type",
+         "unknown-field", "too-deep"],
+)  # fmt: skip
+async def test_bad_drill_requests_are_400_problems(
+    fn_app: FunctionApp, body: object, field: str | None
+) -> None:
+    status, problem, mimetype = await _post(fn_app, body)
+    assert status == 400, problem
+    assert mimetype == "application/problem+json"
+    assert problem["status"] == 400
+    assert problem["detail"]
+    if field is not None:
+        assert field in {e["field"] for e in problem["errors"]}
+
+
+async def test_drills_of_pairs_that_cannot_be_drilled_are_422(fn_app: FunctionApp) -> None:
+    missing = await _post(fn_app, {"sourceCollectionId": RPC, "targetRegion": "westus"})
+    assert missing[0] == 422
+    assert missing[1]["title"] == "Source collection not found"
+    tags = {"rpcopy-targets": TARGET_REGION, "rpcopy-target-resource-group": TARGET_GROUP}
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, tags=tags)
+    no_copy = await _post(
+        fn_app, {"sourceCollectionId": source.collection_id, "targetRegion": TARGET_REGION}
+    )
+    assert no_copy[0] == 422
+    assert no_copy[1]["title"] == "No usable copy to drill"
+    other = await _post(
+        fn_app, {"sourceCollectionId": source.collection_id, "targetRegion": "northeurope"}
+    )
+    assert other[0] == 422
+    assert other[1]["title"] == "Pair not protected"
+
+
+@pytest.mark.parametrize(("drill_id", "status"), [("nope", 400), ("A" * 32, 400), ("0" * 32, 404)])
+async def test_get_drill(fn_app: FunctionApp, drill_id: str, status: int) -> None:
+    response = await fn_app.http(
+        "drills_get", "GET", f"/api/drills/{drill_id}", route_params={"id": drill_id}
+    )
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({}, 200),
+        ({"state": "Running"}, 200),
+        ({"limit": "5", "targetRegion": "westus"}, 200),
+        ({"state": "Done"}, 400),
+        ({"limit": "0"}, 400),
+        ({"limit": "500"}, 400),
+        ({"sourceCollectionId": "x"}, 400),
+        ({"bogus": "1"}, 400),
+    ],
+)
+async def test_list_drills(fn_app: FunctionApp, params: dict[str, str], status: int) -> None:
+    response = await fn_app.http("drills_list", "GET", "/api/drills", params=params)
+    assert response.status_code == status, response.get_body()
+    if status == 200:
+        assert isinstance(_json(response)["drills"], list)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "garbage",
+        json.dumps({"version": 1, "drillId": "0" * 32, "step": 0}),  # an unknown drill
+        json.dumps({"version": 1, "drillId": "0" * 32, "step": "x"}),
+    ],
+)
+async def test_drill_messages_that_cannot_run_end_quietly(fn_app: FunctionApp, text: str) -> None:
+    await fn_app.deliver("stage_drill", text)
+    await fn_app.deliver("poison_drill", text, dequeue_count=5)
