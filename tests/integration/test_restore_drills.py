@@ -312,3 +312,23 @@ def test_the_sweep_starts_due_drills_and_removes_drill_leftovers(
     # The plan no longer finds the pair due.
     plan = api.get("/api/plan").json()["drills"]
     assert all(d["sourceCollectionId"] != source.collection_id for d in plan["due"])
+
+
+def test_a_drill_step_that_fails_every_delivery_is_failed_by_its_poison_handler(
+    api: httpx.Client, emulator: EmulatorControl, events: EventLog, drill_stack: Stack
+) -> None:
+    source = _copied_source(api, drill_stack, data_disks=0)
+    # Every look at the drill's disks is refused: the wait step raises on every delivery, the
+    # host moves its message to rpcopy-drill-poison, and poison_drill cleans up and fails it.
+    emulator.add_fault(
+        operation="Disks_Get",
+        kind="http",
+        status=400,
+        code="InjectedRefusal",
+        match={"pathContains": "/disks/rpcopy-drill-"},
+    )
+    drill = _drill(api, source)
+    assert drill["state"] == "Failed", drill
+    assert drill["reason"]["code"] == "DrillMessagePoisoned", drill["reason"]
+    _nothing_left(emulator, drill)
+    _drill_event(events, drill["id"], "rpcopy.drill.failed")
