@@ -6,6 +6,8 @@ moving, and delete drill disks that outlived their drill.
   interval's slot, so two sweeps that both find it due start the same drill.
 - **stalled**: a Running drill not updated for `DRILL_TIMEOUT_SECONDS` is cleaned up and failed
   (`DrillStalled`); a drill whose outbox went unsent for a minute has it sent again.
+- **poison sink**: a message in `rpcopy-drill-poison-poison` (its poison handler failed on every
+  delivery) fails its drill (cleaned up) and is deleted, so nothing stays where nobody looks.
 - **leftovers**: in every drill resource group the sweep knows of (the policies' and those of
   recent drills), each disk tagged `rpcopy-drill` whose drill is finished or unknown, or that is
   older than twice the drill timeout, is deleted.
@@ -23,7 +25,7 @@ from shared.arm.drill_calls import DrillArm
 from shared.errors import ArmError, RpcopyError, SourceProblem
 from shared.jobs.drill_intake import drill_resource_group, request_drill
 from shared.jobs.drill_outbox import deliver_drill, drill_outbox_is_stale
-from shared.jobs.drill_runner import fail_and_clean
+from shared.jobs.drill_runner import fail_and_clean, handle_drill_poison
 from shared.model.drills import DRILL_ID, DRILL_TAG, DrillState, new_drill_id
 from shared.model.keys import pair_key
 from shared.model.resources import CollectionInfo
@@ -42,6 +44,7 @@ class DrillSweep:
     due: list[dict[str, Any]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     stalled: list[str] = field(default_factory=list)
+    poison_drained: int = 0
     leftovers: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -51,6 +54,7 @@ class DrillSweep:
             "due": self.due,
             "started": self.started,
             "stalled": self.stalled,
+            "poisonDrained": self.poison_drained,
             "leftoverDisks": self.leftovers,
             "deletedDisks": self.deleted,
             "errors": self.errors,
@@ -64,6 +68,12 @@ async def sweep_drills(
     dry_run: bool,
 ) -> DrillSweep:
     report = DrillSweep()
+    if not dry_run:
+        sink = f"{services.settings.queues.drill}-poison-poison"
+        for text, message_id, receipt in await services.queues.take_raw(sink):
+            await handle_drill_poison(services, text)
+            await services.queues.delete(sink, message_id, receipt)
+            report.poison_drained += 1
     now = services.clock()
     recent = await services.drills.list(limit=RECENT_DRILLS)
     groups: set[tuple[str, str]] = {(d.subscription_id.lower(), d.resource_group) for d in recent}

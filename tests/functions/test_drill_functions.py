@@ -5,9 +5,23 @@ is accounted for and never crashes the function."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 
+from arm_emulator.control import EmulatorControl
+from devstack.stack import EMULATOR_TOKEN
+from shared.model.drills import (
+    DrillDisk,
+    DrillPair,
+    DrillPhase,
+    DrillRecord,
+    DrillState,
+    encode_drill_message,
+    new_drill_id,
+)
+from shared.services import get_services
 from tests.functions.conftest import FunctionApp
 from tests.support import SUBSCRIPTION, TARGET_GROUP, TARGET_REGION, seed_source
 
@@ -113,3 +127,57 @@ async def test_list_drills(fn_app: FunctionApp, params: dict[str, str], status: 
 async def test_drill_messages_that_cannot_run_end_quietly(fn_app: FunctionApp, text: str) -> None:
     await fn_app.deliver("stage_drill", text)
     await fn_app.deliver("poison_drill", text, dequeue_count=5)
+
+
+async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: FunctionApp) -> None:
+    """A running drill whose message was poisoned: its disk is deleted, it ends Failed with its
+    event, and a repeated poison delivery changes nothing."""
+    services = await get_services()
+    seed_source(fn_app.stack.arm_endpoint, data_disks=0)  # makes the target resource group
+    now = datetime.now(UTC)
+    drill_id = new_drill_id(now, "poison-test")
+    disk_id = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{TARGET_GROUP}"
+        f"/providers/Microsoft.Compute/disks/rpcopy-drill-{drill_id}-0"
+    )
+    async with httpx.AsyncClient(
+        base_url=fn_app.stack.arm_endpoint,
+        headers={"Authorization": f"Bearer {EMULATOR_TOKEN}"},
+        params={"api-version": "2025-01-02"},
+    ) as arm:
+        body = {
+            "location": TARGET_REGION,
+            "tags": {"rpcopy-drill": drill_id},
+            "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4},
+        }
+        assert (await arm.put(disk_id, json=body)).status_code == 202
+    record = DrillRecord(
+        id=drill_id,
+        state=DrillState.RUNNING,
+        phase=DrillPhase.WAIT,
+        pair=DrillPair(source_collection_id=RPC, target_region=TARGET_REGION),
+        trigger="http",
+        subscription_id=SUBSCRIPTION,
+        resource_group=TARGET_GROUP,
+        started_at=now,
+        updated_at=now,
+        step=2,
+        disks=(DrillDisk(name="d0", disk_id=disk_id, disk_restore_point_id=RPC + "/x"),),
+    )
+    await services.drills.create(record)
+    message = encode_drill_message(drill_id, 2)
+    await fn_app.deliver("poison_drill", message, dequeue_count=5)
+    failed = await services.drills.get(drill_id)
+    assert failed is not None
+    assert failed.state is DrillState.FAILED
+    assert failed.reason is not None
+    assert failed.reason.code == "DrillMessagePoisoned"
+    assert failed.disks[0].cleaned
+    with EmulatorControl(fn_app.stack.arm_endpoint) as control:
+        assert all(d["id"].lower() != disk_id.lower() for d in control.disks())
+    events = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
+    mine = [e for e in events if e.get("data", {}).get("drillId") == drill_id]
+    assert [e["type"] for e in mine] == ["rpcopy.drill.failed"]
+    await fn_app.deliver("poison_drill", message, dequeue_count=5)
+    again = await services.drills.get(drill_id)
+    assert again == failed
