@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from devstack.console import LiveLines
+import httpx
 
-if TYPE_CHECKING:
-    from devstack.demo import Demo
+from arm_emulator.control import EmulatorControl
+from devstack.console import Console, LiveLines
+
+
+class _Events(Protocol):
+    def poll(self) -> list[dict[str, Any]]: ...
+
+
+class Demo(Protocol):
+    """What Part 3 uses of devstack.demo.Demo (a Protocol: no import circle)."""
+
+    console: Console
+    api: httpx.Client
+    control: EmulatorControl
+    events: _Events
+    collection_id: str
+
+    def get(self, path: str, **params: str) -> Any: ...
+
 
 DRILL_REGION = "westus"
 DRILL_TIMEOUT = 90.0
