@@ -74,3 +74,18 @@ def test_bad_drill_sections_name_file_line_and_field(drill: object, expected: st
     assert len(found) == 1, found
     assert expected in found[0]
     assert found[0].startswith("policies.json:")
+
+
+def test_the_preflight_checks_the_drill_resource_group() -> None:
+    from types import SimpleNamespace
+
+    from shared.ops.preflight import scopes
+
+    policies = parse_policy_text(
+        text({"every": "7d", "resourceGroup": "rg-drills"}), source_name="policies.json"
+    )
+    services = SimpleNamespace(policies=policies, settings=SimpleNamespace(sweep_subscriptions=()))
+    reach = scopes(services)  # type: ignore[arg-type]
+    groups = {g.resource_group for g in reach.target_groups}
+    assert groups == {"rg-dr", "rg-drills"}
+    assert f"/subscriptions/{SUB}/resourceGroups/rg-drills" in reach.targets
