@@ -24,6 +24,9 @@ CHOICES: dict[str, frozenset[str]] = {
     "copy_encryption": frozenset({"honour", "platform-key"}),
     "progress_phase": frozenset({"aligned", "random"}),
     "restore_point_source_location": frozenset({"present", "absent"}),
+    # A disk restored from a disk restore point whose copy has not replicated: the docs say
+    # Azure does not check (the caller must); "refuse" makes a caller that forgets fail loudly.
+    "unreplicated_restore": frozenset({"refuse", "allow"}),
 }
 
 
@@ -113,6 +116,7 @@ class EmulatorConfig:
     # §10): "honour" (the set must exist and be in the target region; the copy is encrypted with
     # it) or "platform-key" (accepted unchecked, copied as PMK, as the 2025 overview says).
     copy_encryption: str = "honour"
+    unreplicated_restore: str = "refuse"
     # ARM's subscription throttling (token buckets per subscription and ARM region, REAL time,
     # capacity and refill per second [DOC §6]). Off: the remaining tokens are reported, nothing is
     # refused. On: an empty bucket answers 429 SubscriptionRequestsThrottled + Retry-After.

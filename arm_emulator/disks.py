@@ -127,9 +127,10 @@ def _restore_source(core: Core, creation: dict[str, Any], location: str) -> Disk
         or replication.view(rp, now, core.config).disks[rp.disks.index(drp)].state
         == replication.SUCCEEDED
     )
-    if not usable:
-        # The docs say restoring does not check replication (the caller must); the emulator
-        # refuses, so a caller that forgets to check fails loudly here. undocumented: chosen code
+    if not usable and core.config.unreplicated_restore == "refuse":
+        # The docs say restoring does not check replication (the caller must); by default the
+        # emulator refuses, so a caller that forgets to check fails loudly here (variant
+        # "restore-unreplicated-allowed" does as the docs say). undocumented: chosen code
         raise rules.not_allowed(
             409,
             f"Disk restore point '{drp.name}' is not usable: its restore point is "

@@ -153,3 +153,18 @@ async def test_sas_read_faults(arm: Arm) -> None:
     reads = await arm.ctl.requests("Sas_Read")
     entries = reads["entries"] if isinstance(reads, dict) else reads
     assert all("sig=" not in str(e) for e in entries)  # the signature is never recorded
+
+
+async def test_the_unreplicated_restore_variant_allows_what_the_docs_say_azure_allows(
+    make_arm,
+) -> None:
+    from .conftest import standard_scenario
+
+    arm = await make_arm(standard_scenario(), unreplicated_restore="allow")
+    await arm.target_rpc()
+    assert (await arm.copy("rp1")).status_code in (200, 201)
+    await arm.advance(10)
+    copied = (
+        await arm.get(rp_path("rpc1-dr", "rp1-copy") + "/diskRestorePoints", api=DISK_API)
+    ).json()["value"][0]
+    assert (await _restore(arm, "early", copied["id"], location="westus")).status_code == 202
