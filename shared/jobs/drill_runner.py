@@ -23,6 +23,7 @@ import logging
 import time
 from datetime import datetime
 
+from shared.arm.client import current_job_id
 from shared.arm.drill_calls import DrillArm, restorable_disks
 from shared.arm.operations import ArmOperation
 from shared.arm.sas_read import GIB, SasRead, read_start
@@ -80,6 +81,8 @@ async def handle_drill_message(services: Services, raw: str | bytes) -> None:
     except InvalidMessage as exc:
         await _unreadable(services, raw, exc)
         return
+    # The drill id goes to ARM as x-ms-client-request-id, so a support case finds its calls.
+    current_job_id.set(drill_id)
     record = await services.drills.get(drill_id)
     if record is None:
         log.warning("drill message for unknown drill %s (step %d): dropped", drill_id, step)

@@ -6,6 +6,7 @@ and removes drill leftovers. One stack for this module, with a policy that has a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,10 @@ def test_drill_after_a_copy_creates_verifies_and_deletes_its_disks(
     # token, which would have failed the drill).
     reads = emulator.requests("Sas_Read")
     assert [r["status"] for r in reads][-2:] == [206, 206]
+    # No SAS signature in the host's log (the app's logging, the host's and the libraries').
+    host_log = (drill_stack.workdir / "host-0.log").read_text(encoding="utf-8", errors="replace")
+    assert not re.search(r"sig=(?!\*\*\*)", host_log)
+    assert "/_sas/" not in host_log
 
     listed = api.get("/api/drills").json()["drills"]
     assert listed[0]["id"] == drill["id"] or drill["id"] in {d["id"] for d in listed}
