@@ -5,7 +5,7 @@ is accounted for and never crashes the function."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,6 +22,7 @@ from shared.model.drills import (
     new_drill_id,
 )
 from shared.services import get_services
+from shared.sweep.drills import sweep_drills
 from tests.functions.conftest import FunctionApp
 from tests.support import SUBSCRIPTION, TARGET_GROUP, TARGET_REGION, seed_source
 
@@ -129,13 +130,14 @@ async def test_drill_messages_that_cannot_run_end_quietly(fn_app: FunctionApp, t
     await fn_app.deliver("poison_drill", text, dequeue_count=5)
 
 
-async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: FunctionApp) -> None:
-    """A running drill whose message was poisoned: its disk is deleted, it ends Failed with its
-    event, and a repeated poison delivery changes nothing."""
+async def _running_drill(
+    fn_app: FunctionApp, salt: str, *, age: timedelta = timedelta(0)
+) -> tuple[DrillRecord, str]:
+    """A running drill (at step 2, waiting for its one disk) and its disk in the emulator."""
     services = await get_services()
     seed_source(fn_app.stack.arm_endpoint, data_disks=0)  # makes the target resource group
-    now = datetime.now(UTC)
-    drill_id = new_drill_id(now, "poison-test")
+    now = datetime.now(UTC) - age
+    drill_id = new_drill_id(now, salt)
     disk_id = (
         f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{TARGET_GROUP}"
         f"/providers/Microsoft.Compute/disks/rpcopy-drill-{drill_id}-0"
@@ -165,6 +167,15 @@ async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: Function
         disks=(DrillDisk(name="d0", disk_id=disk_id, disk_restore_point_id=RPC + "/x"),),
     )
     await services.drills.create(record)
+    return record, disk_id
+
+
+async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: FunctionApp) -> None:
+    """A running drill whose message was poisoned: its disk is deleted, it ends Failed with its
+    event, and a repeated poison delivery changes nothing."""
+    services = await get_services()
+    record, disk_id = await _running_drill(fn_app, "poison-test")
+    drill_id = record.id
     message = encode_drill_message(drill_id, 2)
     await fn_app.deliver("poison_drill", message, dequeue_count=5)
     failed = await services.drills.get(drill_id)
@@ -181,3 +192,24 @@ async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: Function
     await fn_app.deliver("poison_drill", message, dequeue_count=5)
     again = await services.drills.get(drill_id)
     assert again == failed
+
+
+async def test_the_sweep_fails_and_cleans_up_a_drill_that_stopped_moving(
+    fn_app: FunctionApp,
+) -> None:
+    """A crash left a drill Running with nothing to move it on: the plan names it, the sweep
+    cleans it up and fails it (DrillStalled)."""
+    services = await get_services()
+    record, disk_id = await _running_drill(fn_app, "stalled-test", age=timedelta(minutes=90))
+    plan = await sweep_drills(services, [], dry_run=True)
+    assert record.id in plan.stalled
+    assert (await services.drills.get(record.id)).state is DrillState.RUNNING
+    done = await sweep_drills(services, [], dry_run=False)
+    assert record.id in done.stalled
+    failed = await services.drills.get(record.id)
+    assert failed is not None
+    assert failed.state is DrillState.FAILED
+    assert failed.reason is not None
+    assert failed.reason.code == "DrillStalled"
+    with EmulatorControl(fn_app.stack.arm_endpoint) as control:
+        assert all(d["id"].lower() != disk_id.lower() for d in control.disks())
