@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem, StoreError
+from shared.http_api import models
 from shared.http_api.handlers import traced
 from shared.http_api.problems import ApiResponse, problem, problem_for
 from shared.jobs.drill_intake import request_drill, resolve_pair
@@ -123,7 +124,8 @@ async def post_drill(services: Services, body: bytes) -> ApiResponse:
     except (InvalidRequest, InvalidResourceId, SourceProblem, ArmError, StoreError) as exc:
         return problem_for(exc)
     headers = {"Location": f"/api/drills/{record.id}"}
-    return ApiResponse(202 if started else 200, drill_view(record), headers)
+    body = models.shape(models.DrillRecordView, drill_view(record))
+    return ApiResponse(202 if started else 200, body, headers)
 
 
 @traced("GET", "/api/drills/{id}")
@@ -140,7 +142,7 @@ async def get_drill(services: Services, drill_id: str) -> ApiResponse:
         return problem_for(exc)
     if record is None:
         return problem(404, "Drill not found", f"no restore drill has id {drill_id}")
-    return ApiResponse(200, drill_view(record))
+    return ApiResponse(200, models.shape(models.DrillRecordView, drill_view(record)))
 
 
 @traced("GET", "/api/drills")
@@ -161,4 +163,4 @@ async def list_drills(services: Services, params: Mapping[str, str]) -> ApiRespo
     if region is not None and source is None:
         records = [r for r in records if r.pair.target_region == region]
     body: dict[str, Any] = {"drills": [drill_view(r) for r in records[:limit]]}
-    return ApiResponse(200, body)
+    return ApiResponse(200, models.shape(models.DrillList, body))

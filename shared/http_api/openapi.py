@@ -160,6 +160,64 @@ OPERATIONS: tuple[Operation, ...] = (
         "Can this deployment do its job? Each check passed or failed, with what to do",
         {200: Answer("the checks", models.PreflightResponse)},
     ),
+    # -- restore drills (docs/policies.md, "Restore drills") --
+    Operation(
+        "drills_create",
+        "post",
+        "/api/drills",
+        "Start a restore drill of a pair's newest usable copy",
+        {
+            202: Answer(
+                "the drill was started", models.DrillRecordView, headers={"Location": "its URL"}
+            ),
+            200: Answer(
+                "a drill of the pair already runs: that drill",
+                models.DrillRecordView,
+                headers={"Location": "its URL"},
+            ),
+            **problems(400, 422, 502, 503),
+        },
+        body=models.DrillRequestBody,
+    ),
+    Operation(
+        "drills_list",
+        "get",
+        "/api/drills",
+        "Restore drills, newest first",
+        {200: Answer("the drills", models.DrillList), **problems(400, 503)},
+        params=(
+            Param(
+                "state",
+                "query",
+                "only drills in this state",
+                {"enum": ["Running", "Succeeded", "Failed"]},
+            ),
+            Param("sourceCollectionId", "query", "only drills of this source collection", _STRING),
+            Param("targetRegion", "query", "only drills in this region", _STRING),
+            Param(
+                "limit",
+                "query",
+                "at most this many (default 50)",
+                {"type": "integer", "minimum": 1, "maximum": 200},
+            ),
+        ),
+    ),
+    Operation(
+        "drills_get",
+        "get",
+        "/api/drills/{id}",
+        "One restore drill",
+        {200: Answer("the drill", models.DrillRecordView), **problems(400, 404, 503)},
+        params=(
+            Param(
+                "id",
+                "path",
+                "the drill id (the Location header of POST /api/drills)",
+                {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                required=True,
+            ),
+        ),
+    ),
     Operation(
         "event_schema",
         "get",

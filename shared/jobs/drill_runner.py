@@ -67,7 +67,7 @@ def _next(
     """Move to the next step, with the message that runs it (or, when done, the event)."""
     step = record.step + 1
     if record.phase is DrillPhase.DONE:
-        event = drill_event(record, source=services.settings.event_source, time=now)
+        event = drill_event(record, identity=services.settings.event_identity, time=now)
         outbox = (OutboxItem(queue=services.settings.queues.events, text=encode(event)),)
     else:
         text = encode_drill_message(record.id, step)

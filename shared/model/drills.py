@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from shared.errors import InvalidMessage
+from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, cloud_event
 from shared.model.json_input import InvalidJson, load_json
 from shared.model.message import queue_text
@@ -213,7 +214,9 @@ def drill_id_of(raw: str | bytes) -> str | None:
 # -- events -------------------------------------------------------------------------------------
 
 
-def drill_event(record: DrillRecord, *, source: str, time: datetime) -> dict[str, Any]:
+def drill_event(record: DrillRecord, *, identity: EventIdentity, time: datetime) -> dict[str, Any]:
+    """`drill.succeeded` / `drill.failed` (schemas/events/drill.*.json). Subject: the source
+    restore point whose copy was drilled (the README's subject rule)."""
     succeeded = record.state is DrillState.SUCCEEDED
     view = drill_view(record)
     data = {
@@ -230,8 +233,8 @@ def drill_event(record: DrillRecord, *, source: str, time: datetime) -> dict[str
         data["reason"] = view["reason"]
     return cloud_event(
         EventType.DRILL_SUCCEEDED if succeeded else EventType.DRILL_FAILED,
-        source=source,
-        subject=record.restore_point_id or record.pair.source_collection_id,
+        identity=identity,
+        subject=record.source_restore_point_id or record.pair.source_collection_id,
         time=time,
         data=data,
         id_parts=(record.id,),

@@ -163,6 +163,8 @@ async def _running_drill(
         resource_group=TARGET_GROUP,
         started_at=now,
         updated_at=now,
+        restore_point_id=f"{RPC}-westus/restorePoints/rp1",
+        source_restore_point_id=f"{RPC}/restorePoints/rp1",
         step=2,
         disks=(DrillDisk(name="d0", disk_id=disk_id, disk_restore_point_id=RPC + "/x"),),
     )
@@ -188,7 +190,7 @@ async def test_poison_drill_cleans_up_and_fails_a_running_drill(fn_app: Function
         assert all(d["id"].lower() != disk_id.lower() for d in control.disks())
     events = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
     mine = [e for e in events if e.get("data", {}).get("drillId") == drill_id]
-    assert [e["type"] for e in mine] == ["rpcopy.drill.failed"]
+    assert [e["type"].rsplit(".", 2)[-2:] for e in mine] == [["drill", "failed"]]
     await fn_app.deliver("poison_drill", message, dequeue_count=5)
     again = await services.drills.get(drill_id)
     assert again == failed

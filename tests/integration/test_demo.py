@@ -96,7 +96,7 @@ def test_demo_copies_manually_and_through_event_grid_then_stops_everything(
     part3 = output.partition("== Part 3")[2]
     assert "POST /api/drills" in part3
     assert "Drill Succeeded; disks of this drill left in the emulator: 0" in part3
-    assert "rpcopy.drill.succeeded" in part3
+    assert "drill.succeeded" in part3
     assert re.search(
         r"restore drill .* 3 disks created, 3 verified .* 3 removed; Succeeded", output
     )

@@ -140,7 +140,7 @@ def _drill_event(events: EventLog, drill_id: str, event_type: str) -> dict[str, 
         matches = [
             e
             for e in events.events
-            if e["type"] == event_type and e.get("data", {}).get("drillId") == drill_id
+            if e["type"].endswith("." + event_type) and e.get("data", {}).get("drillId") == drill_id
         ]
         return matches[0] if matches else None
 
@@ -181,7 +181,7 @@ def test_drill_after_a_copy_creates_verifies_and_deletes_its_disks(
         for timing in ("createSeconds", "verifySeconds", "cleanSeconds"):
             assert disk[timing] is not None
     _nothing_left(emulator, drill)
-    event = _drill_event(events, drill["id"], "rpcopy.drill.succeeded")
+    event = _drill_event(events, drill["id"], "drill.succeeded")
     assert event["data"]["restorePointId"] == drill["restorePointId"]
     assert "sig=" not in str(event)
     assert "sig=" not in str(drill)
@@ -238,7 +238,7 @@ def test_a_failing_drill_reports_failure_and_leaves_nothing_behind(
     assert drill["reason"]["code"] == code, drill["reason"]
     _nothing_left(emulator, drill)
     assert all(d["cleaned"] for d in drill["disks"] if d["createRequestedAt"]), drill["disks"]
-    event = _drill_event(events, drill["id"], "rpcopy.drill.failed")
+    event = _drill_event(events, drill["id"], "drill.failed")
     assert event["data"]["reason"]["code"] == code
     assert "sig=" not in str(event)
     row = next(
@@ -306,7 +306,7 @@ def test_the_sweep_starts_due_drills_and_removes_drill_leftovers(
     drill = wait_for(scheduled, timeout=60, what="the scheduled drill to finish")
     assert drill["trigger"] == "schedule"
     assert drill["state"] == "Succeeded", drill
-    _drill_event(events, drill["id"], "rpcopy.drill.succeeded")
+    _drill_event(events, drill["id"], "drill.succeeded")
 
     def swept() -> bool:
         names = {d["name"] for d in emulator.disks()}
@@ -336,4 +336,4 @@ def test_a_drill_step_that_fails_every_delivery_is_failed_by_its_poison_handler(
     assert drill["state"] == "Failed", drill
     assert drill["reason"]["code"] == "DrillMessagePoisoned", drill["reason"]
     _nothing_left(emulator, drill)
-    _drill_event(events, drill["id"], "rpcopy.drill.failed")
+    _drill_event(events, drill["id"], "drill.failed")

@@ -23,8 +23,10 @@ from shared.model.drills import (
     drill_view,
     encode_drill_message,
 )
+from shared.model.event_identity import EventIdentity
 
 ID = "a" * 32
+IDENTITY = EventIdentity.for_host("rpcopy-prod.azurewebsites.net")
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -91,11 +93,14 @@ def test_view_hides_bookkeeping_and_writes_times_as_the_app_does() -> None:
 
 @pytest.mark.parametrize(
     ("state", "event_type"),
-    [(DrillState.SUCCEEDED, "rpcopy.drill.succeeded"), (DrillState.FAILED, "rpcopy.drill.failed")],
+    [
+        (DrillState.SUCCEEDED, "com.example.rpcopy.drill.succeeded"),
+        (DrillState.FAILED, "com.example.rpcopy.drill.failed"),
+    ],
 )
 def test_events(state: DrillState, event_type: str) -> None:
-    event = drill_event(record(state), source="/rpcopy", time=NOW)
+    event = drill_event(record(state), identity=IDENTITY, time=NOW)
     assert event["type"] == event_type
     assert event["data"]["drillId"] == ID
-    assert event["id"] == drill_event(record(state), source="/rpcopy", time=NOW)["id"]
+    assert event["id"] == drill_event(record(state), identity=IDENTITY, time=NOW)["id"]
     json.dumps(event)
