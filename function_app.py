@@ -14,7 +14,6 @@ from shared import redaction, telemetry
 from shared.http_api import drills as drills_api
 from shared.http_api import handlers as http_api
 from shared.http_api.schemas import get_event_schema
-
 from shared.jobs import auto_intake, drill_runner
 from shared.jobs.stages import dispatch, poison
 from shared.model.arm_events import read_event
@@ -118,6 +117,8 @@ async def dashboard_data(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="openapi.json", methods=["GET"])
 async def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.openapi_document(await get_services()))
+
+
 # -- restore drills: HTTP, and their queue (and its -poison queue) -----------------------------
 
 
