@@ -215,3 +215,6 @@ async def test_the_sweep_fails_and_cleans_up_a_drill_that_stopped_moving(
     assert failed.reason.code == "DrillStalled"
     with EmulatorControl(fn_app.stack.arm_endpoint) as control:
         assert all(d["id"].lower() != disk_id.lower() for d in control.disks())
+    # Its drill.failed event (and any other drill's) must not reach the copy tests' queue reads.
+    events = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
+    assert any(e["data"].get("drillId") == record.id for e in events)
