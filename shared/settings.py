@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import InvalidResourceId, SettingsError
+from shared.model.drills import DrillSettings
 from shared.model.event_identity import PLATFORM_HOST_NAME, EventIdentity
 from shared.model.message import Stage
 from shared.model.regions import normalize_region
@@ -33,11 +34,9 @@ class QueueNames:
     finish: str = "rpcopy-finish"
     rerun: str = "rpcopy-rerun"
     events: str = "copy-events"
-    # Restore drills' own queue (shared/jobs/drill_runner.py), not a copy stage.
-    drill: str = "rpcopy-drill"
+    drill: str = "rpcopy-drill"  # restore drills (shared/jobs/drill_runner.py), not a copy stage
 
     def stages(self) -> tuple[str, ...]:
-        """Every queue a function reads (and its -poison queue): the copy stages and drills."""
         return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun, self.drill)
 
     def for_stage(self, stage: Stage) -> str:
@@ -85,15 +84,6 @@ class PollSettings:
     learned_max_seconds: float = 172800.0
     # Azure terminates a copy after 14 days; we give up a little after that.
     copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
-
-
-@dataclass(frozen=True)
-class DrillSettings:
-    """Restore drills (shared/jobs/drill_runner.py): how often a drill looks at disks that are
-    still being created, and when a drill that made no progress is cleaned up and failed."""
-
-    poll_seconds: float = 15.0
-    timeout_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -454,8 +444,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),
         ),
-        drills=DrillSettings(
-            poll_seconds=_float(env, "DRILL_POLL_SECONDS", 15.0, minimum=0.01),
-            timeout_seconds=_float(env, "DRILL_TIMEOUT_SECONDS", 3600.0, minimum=1.0),
-        ),
+        drills=DrillSettings.parse(env, _float),
     )

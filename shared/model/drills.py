@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -34,6 +36,25 @@ DRILL_TAG = "rpcopy-drill"
 # How much of each disk restore point a drill reads through its SAS.
 READ_BYTES = 1024 * 1024
 _MAX_MS = (1 << 48) - 1
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    """The app settings of restore drills (parsed in shared/settings.py): how often a drill
+    looks at disks still being created (DRILL_POLL_SECONDS), and when a drill that made no
+    progress is cleaned up and failed (DRILL_TIMEOUT_SECONDS)."""
+
+    poll_seconds: float = 15.0
+    timeout_seconds: float = 3600.0
+
+    @classmethod
+    def parse(cls, env: Mapping[str, str], read_float: Callable[..., float]) -> DrillSettings:
+        """From the app settings, with settings.py's number reader (its errors name the
+        setting)."""
+        return cls(
+            poll_seconds=read_float(env, "DRILL_POLL_SECONDS", 15.0, minimum=0.01),
+            timeout_seconds=read_float(env, "DRILL_TIMEOUT_SECONDS", 3600.0, minimum=1.0),
+        )
 
 
 class DrillState(StrEnum):
