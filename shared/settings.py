@@ -444,5 +444,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),
         ),
-        drills=DrillSettings.parse(env, _float),
+        drills=DrillSettings(
+            _float(env, "DRILL_POLL_SECONDS", 15.0), _float(env, "DRILL_TIMEOUT_SECONDS", 3600.0)
+        ),
     )

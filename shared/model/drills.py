@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,7 +22,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from shared.errors import InvalidMessage
+from shared.errors import InvalidMessage, SettingsError
 from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, cloud_event
 from shared.model.json_input import InvalidJson, load_json
@@ -47,14 +46,12 @@ class DrillSettings:
     poll_seconds: float = 15.0
     timeout_seconds: float = 3600.0
 
-    @classmethod
-    def parse(cls, env: Mapping[str, str], read_float: Callable[..., float]) -> DrillSettings:
-        """From the app settings, with settings.py's number reader (its errors name the
-        setting)."""
-        return cls(
-            poll_seconds=read_float(env, "DRILL_POLL_SECONDS", 15.0, minimum=0.01),
-            timeout_seconds=read_float(env, "DRILL_TIMEOUT_SECONDS", 3600.0, minimum=1.0),
-        )
+    def __post_init__(self) -> None:
+        # settings.py reads the numbers; the bounds that make a drill work are checked here.
+        if self.poll_seconds < 0.01:
+            raise SettingsError("setting DRILL_POLL_SECONDS must be at least 0.01")
+        if self.timeout_seconds < 1:
+            raise SettingsError("setting DRILL_TIMEOUT_SECONDS must be at least 1")
 
 
 class DrillState(StrEnum):

@@ -104,3 +104,23 @@ def test_events(state: DrillState, event_type: str) -> None:
     assert event["data"]["drillId"] == ID
     assert event["id"] == drill_event(record(state), identity=IDENTITY, time=NOW)["id"]
     json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DRILL_POLL_SECONDS": "0"}, "DRILL_POLL_SECONDS must be at least 0.01"),
+        ({"DRILL_TIMEOUT_SECONDS": "0.5"}, "DRILL_TIMEOUT_SECONDS must be at least 1"),
+        ({"DRILL_POLL_SECONDS": "soon"}, "DRILL_POLL_SECONDS='soon' must be a number"),
+        ({"QUEUE_DRILL": "rpcopy-poll"}, "different names"),
+    ],
+)
+def test_bad_drill_settings_stop_the_app_naming_the_setting(
+    env: dict[str, str], message: str
+) -> None:
+    from shared.errors import SettingsError
+    from shared.settings import Settings
+
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+    assert Settings.from_env({"DRILL_POLL_SECONDS": "2"}).drills.poll_seconds == 2.0
