@@ -387,6 +387,10 @@ class PlanResponse(ApiModel):
     collections_listed: int
     protected_collections: int
     pairs: list[PlanPair]
+    creations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="scheduled restore point creation per source collection (slots, records)",
+    )
     problems: list[str]
 
 
