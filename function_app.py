@@ -11,9 +11,10 @@ import logging
 import azure.functions as func
 
 from shared import redaction, telemetry
+from shared.http_api import drills as drills_api
 from shared.http_api import handlers as http_api
 from shared.http_api.schemas import get_event_schema
-from shared.jobs import auto_intake
+from shared.jobs import auto_intake, drill_runner
 from shared.jobs.stages import dispatch, poison
 from shared.model.arm_events import read_event
 from shared.model.message import Stage
@@ -139,6 +140,39 @@ async def dashboard_data(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="openapi.json", methods=["GET"])
 async def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
     return _http(await http_api.openapi_document(await get_services()))
+
+
+# -- restore drills: HTTP, and their queue (and its -poison queue) -----------------------------
+
+
+@app.function_name("drills_create")
+@app.route(route="drills", methods=["POST"])
+async def drills_create(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drills_api.post_drill(await get_services(), req.get_body()))
+
+
+@app.function_name("drills_get")
+@app.route(route="drills/{id}", methods=["GET"])
+async def drills_get(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drills_api.get_drill(await get_services(), req.route_params.get("id", "")))
+
+
+@app.function_name("drills_list")
+@app.route(route="drills", methods=["GET"])
+async def drills_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(await drills_api.list_drills(await get_services(), dict(req.params)))
+
+
+@app.function_name("stage_drill")
+@app.queue_trigger(arg_name="msg", queue_name=QUEUES.drill, connection=CONNECTION)
+async def stage_drill(msg: func.QueueMessage) -> None:
+    await drill_runner.handle_drill_message(await get_services(), msg.get_body())
+
+
+@app.function_name("poison_drill")
+@app.queue_trigger(arg_name="msg", queue_name=f"{QUEUES.drill}-poison", connection=CONNECTION)
+async def poison_drill(msg: func.QueueMessage) -> None:
+    await drill_runner.handle_drill_poison(await get_services(), msg.get_body())
 
 
 # -- queue stages and their poison queues ----------------------------------------------------

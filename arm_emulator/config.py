@@ -24,6 +24,9 @@ CHOICES: dict[str, frozenset[str]] = {
     "copy_encryption": frozenset({"honour", "platform-key"}),
     "progress_phase": frozenset({"aligned", "random"}),
     "restore_point_source_location": frozenset({"present", "absent"}),
+    # A disk restored from a disk restore point whose copy has not replicated: the docs say
+    # Azure does not check (the caller must); "refuse" makes a caller that forgets fail loudly.
+    "unreplicated_restore": frozenset({"refuse", "allow"}),
 }
 
 
@@ -62,6 +65,7 @@ class EmulatorConfig:
     grant_access_seconds: float = 2.0
     revoke_access_seconds: float = 2.0
     disk_create_seconds: float = 10.0
+    disk_delete_seconds: float = 5.0
     # Replication model.
     replication_bandwidth_mbps: float = 10.0  # MiB/s per disk
     progress_interval_seconds: float = 600.0  # completionPercent is republished this often
@@ -112,6 +116,7 @@ class EmulatorConfig:
     # §10): "honour" (the set must exist and be in the target region; the copy is encrypted with
     # it) or "platform-key" (accepted unchecked, copied as PMK, as the 2025 overview says).
     copy_encryption: str = "honour"
+    unreplicated_restore: str = "refuse"
     # ARM's subscription throttling (token buckets per subscription and ARM region, REAL time,
     # capacity and refill per second [DOC §6]). Off: the remaining tokens are reported, nothing is
     # refused. On: an empty bucket answers 429 SubscriptionRequestsThrottled + Retry-After.

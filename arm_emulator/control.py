@@ -154,6 +154,14 @@ class EmulatorControl:
     def counts(self) -> dict[str, int]:
         return self._call("GET", "/requests")["counts"]
 
+    def disks(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/disks")
+
+    def sas_content(self, disk_restore_point_id: str, length: int = 1024 * 1024) -> dict[str, Any]:
+        return self._call(
+            "GET", "/sas-content", diskRestorePointId=disk_restore_point_id, bytes=length
+        )
+
     def reset_requests(self) -> None:
         self._call("DELETE", "/requests")
 
@@ -273,6 +281,16 @@ class AsyncEmulatorControl:
 
     async def counts(self) -> dict[str, int]:
         return (await self._call("GET", "/requests"))["counts"]
+
+    async def disks(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "/disks")
+
+    async def sas_content(
+        self, disk_restore_point_id: str, length: int = 1024 * 1024
+    ) -> dict[str, Any]:
+        return await self._call(
+            "GET", "/sas-content", diskRestorePointId=disk_restore_point_id, bytes=length
+        )
 
     async def reset_requests(self) -> None:
         await self._call("DELETE", "/requests")

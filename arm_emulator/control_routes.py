@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from . import __version__, local_rps, variants, versions
+from . import __version__, local_rps, sas, variants, versions
 from .clock import format_arm
 from .engine import Emulator
 from .errors import ArmError
@@ -157,6 +157,33 @@ def build_control_app(emu: Emulator) -> Router:
             status_code=201,
         )
 
+    async def disks_get(request: Request) -> Response:
+        """Every managed disk (tests assert that a restore drill left none behind)."""
+        emu.settle()
+        return JSONResponse(
+            [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "location": d.location,
+                    "provisioningState": d.provisioning_state,
+                    "diskSizeGB": d.size_gb,
+                    "sourceResourceId": d.source_resource_id,
+                    "tags": d.tags or {},
+                }
+                for d in sorted(emu.store.disks.values(), key=lambda d: d.seq)
+            ]
+        )
+
+    async def sas_content_get(request: Request) -> Response:
+        """What a SAS read of a disk restore point's first `bytes` returns (sha256, hex)."""
+        drp_id = request.query_params.get("diskRestorePointId", "")
+        length = request.query_params.get("bytes", str(1024 * 1024))
+        found = emu.store.drps.get(drp_id.rstrip("/").lower())
+        if found is None or not length.isdigit() or int(length) < 1:
+            return _error(404, f"no disk restore point {drp_id!r} (or a bad 'bytes')")
+        return JSONResponse(sas.expected_digest(found[1].id, found[1].size_gb, int(length)))
+
     async def requests_get(request: Request) -> Response:
         operation = request.query_params.get("operation")
         limit = request.query_params.get("limit")
@@ -286,6 +313,8 @@ def build_control_app(emu: Emulator) -> Router:
         Route("/reset", reset, methods=["POST"]),
         Route("/seed", seed, methods=["POST"]),
         Route("/restore-points", create_restore_point, methods=["POST"]),
+        Route("/disks", disks_get, methods=["GET"]),
+        Route("/sas-content", sas_content_get, methods=["GET"]),
         Route("/requests", requests_get, methods=["GET"]),
         Route("/requests", requests_delete, methods=["DELETE"]),
         Route("/faults", faults_get, methods=["GET"]),

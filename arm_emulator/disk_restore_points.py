@@ -83,5 +83,6 @@ def _grant_access(core: Core, rp: RestorePoint, drp: DiskRestorePoint, req: ArmR
         context=req.context,
     )
     op.detail["duration"] = float(duration)
+    op.detail["base_url"] = req.base_url  # the SAS is served by this emulator (sas.py)
     drp.access_pending = True
     return Reply(202, None, core.ops.headers(op, req.base_url, retry_after=False))

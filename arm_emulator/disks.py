@@ -1,11 +1,12 @@
-"""ARM handlers for managed disks: GET, and PUT of a disk restored from a disk restore point
-(`createOption: Restore`) or an empty one (a 202 long-running operation)."""
+"""ARM handlers for managed disks: GET, list by resource group, DELETE (a 202 long-running
+operation), and PUT of a disk restored from a disk restore point (`createOption: Restore`) or an
+empty one (a 202 long-running operation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import errors, ids, lookups, rules
+from . import errors, ids, lookups, replication, rules
 from .core import Core
 from .formatting import disk_body
 from .store import Disk, DiskRestorePoint
@@ -15,6 +16,43 @@ from .wire import ArmRequest, Reply, read_object, read_string, read_tracked
 def get_disk(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
     disk = lookups.in_group(core.store, core.store.disks, route, ids.disk_id, ids.DISK_TYPE)
     return Reply(200, disk_body(disk))
+
+
+def list_disks(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
+    assert route.resource_group is not None
+    lookups.require_rg(core.store, route.subscription, route.resource_group)
+    prefix = ids.key(ids.rg_id(route.subscription, route.resource_group)) + "/providers/"
+    found = sorted(
+        (d for k, d in core.store.disks.items() if k.startswith(prefix)), key=lambda d: d.seq
+    )
+    return Reply(200, {"value": [disk_body(d) for d in found]})
+
+
+def delete_disk(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
+    """204 when the disk does not exist (ARM deletes are idempotent), else a 202 LRO."""
+    assert route.resource_group is not None
+    assert route.name is not None
+    lookups.require_rg(core.store, route.subscription, route.resource_group)
+    disk = core.store.disks.get(
+        ids.key(ids.disk_id(route.subscription, route.resource_group, route.name))
+    )
+    if disk is None:
+        return Reply(204)
+    if disk.managed_by:
+        raise rules.not_allowed(
+            409, f"Disk '{disk.name}' is attached to '{disk.managed_by}' and cannot be deleted."
+        )
+    disk.provisioning_state = "Deleting"
+    op = core.ops.start(
+        "disk_delete",
+        disk.id,
+        subscription=route.subscription,
+        region=disk.location,
+        duration=core.config.disk_delete_seconds,
+        api_version=req.api_version,
+        context=req.context,
+    )
+    return Reply(202, None, core.ops.headers(op, req.base_url, retry_after=False))
 
 
 def put_disk(core: Core, route: ids.Route, req: ArmRequest) -> Reply:
@@ -82,6 +120,21 @@ def _restore_source(core: Core, creation: dict[str, Any], location: str) -> Disk
             f"'{rp.collection.location}'; a disk restored from it must be created in "
             f"the same region, not '{location}'.",
             target="location",
+        )
+    now = core.now()
+    usable = rp.provisioning_state == "Succeeded" and (
+        not rp.replicates
+        or replication.view(rp, now, core.config).disks[rp.disks.index(drp)].state
+        == replication.SUCCEEDED
+    )
+    if not usable and core.config.unreplicated_restore == "refuse":
+        # The docs say restoring does not check replication (the caller must); by default the
+        # emulator refuses, so a caller that forgets to check fails loudly here (variant
+        # "restore-unreplicated-allowed" does as the docs say). undocumented: chosen code
+        raise rules.not_allowed(
+            409,
+            f"Disk restore point '{drp.name}' is not usable: its restore point is "
+            f"'{rp.provisioning_state}' or its replication has not succeeded.",
         )
     return drp
 

@@ -51,6 +51,10 @@ OPERATIONS: frozenset[str] = frozenset(
         "Disks_CreateOrUpdate",
         "Disks_Get",
         "DiskEncryptionSets_Get",
+        "Disks_Delete",
+        "Disks_ListByResourceGroup",
+        # Not ARM: a read of a disk restore point's SAS URL (the emulator's /_sas/ blob route).
+        "Sas_Read",
         "VirtualMachines_Get",
         "ResourceGroups_CreateOrUpdate",
         "ResourceGroups_Get",
@@ -70,6 +74,7 @@ LRO_OPERATIONS = frozenset(
         "DiskRestorePoint_GrantAccess",
         "DiskRestorePoint_RevokeAccess",
         "Disks_CreateOrUpdate",
+        "Disks_Delete",
     }
 )
 

@@ -109,8 +109,8 @@ class Route:
     resource_type: str | None = None
 
 
-# Kinds: subscription, rg, vm, disk, rpc_list, rpc_list_all, rpc, rp, rp_list, drp_list, drp,
-# drp_action, operation, unknown_namespace, unknown_type, not_found.
+# Kinds: subscription, rg, vm, disk, disk_list, rpc_list, rpc_list_all, rpc, rp, rp_list,
+# drp_list, drp, drp_action, operation, unknown_namespace, unknown_type, not_found.
 
 
 def parse_path(path: str) -> Route:
@@ -155,6 +155,8 @@ def parse_path(path: str) -> Route:
         return Route("disk", sub, rg, segs[7])
     if rtype == "diskencryptionsets" and rest == 1:
         return Route("des", sub, rg, segs[7])
+    if rtype == "disks" and rest == 0:
+        return Route("disk_list", sub, rg)
     if rtype == "restorepointcollections":
         if rest == 0:
             return Route("rpc_list", sub, rg)

@@ -101,7 +101,9 @@ def _access_granted(s: Scheduler, op: Operation, failed: bool) -> bool:
         drp.access_pending = False
         if not failed:
             if drp.access_sas is None or drp.access_until is None or drp.access_until < op.end:
-                drp.access_sas = s.sas_url(op.detail["duration"], op.end)
+                drp.access_sas = s.sas_url(
+                    op.detail["duration"], op.end, op.detail.get("base_url", ""), drp.id
+                )
             drp.access_until = op.end + op.detail["duration"]
             op.output = {"accessSAS": drp.access_sas}
     return True  # the action happened (and is reported) even if the restore point went away
@@ -124,6 +126,17 @@ def _disk_created(s: Scheduler, op: Operation, failed: bool) -> bool:
     disk.version += 1
     if not failed:
         op.output = disk_body(disk)  # the final status carries the disk [WIRE]
+    return True
+
+
+def _disk_deleted(s: Scheduler, op: Operation, failed: bool) -> bool:
+    disk = s.store.disks.get(ids.key(op.resource_id))
+    if disk is None:
+        return False
+    if failed:
+        disk.provisioning_state = "Succeeded"
+    else:
+        s.store.disks.pop(ids.key(op.resource_id), None)
     return True
 
 
@@ -153,6 +166,9 @@ COMPLETIONS: dict[str, Completion] = {
     ),
     "disk_create": Completion(
         "Disks_CreateOrUpdate", WRITE, f"{ids.DISK_TYPE}/write", False, _disk_created
+    ),
+    "disk_delete": Completion(
+        "Disks_Delete", DELETE, f"{ids.DISK_TYPE}/delete", True, _disk_deleted
     ),
 }
 
@@ -320,7 +336,7 @@ class Scheduler:
         location: bool = True,
         retry_after: bool = True,
     ) -> dict[str, str]:
-        segment = "DiskOperations" if op.kind == "disk_create" else "operations"
+        segment = "DiskOperations" if op.kind in ("disk_create", "disk_delete") else "operations"
         path = ids.operation_path(op.subscription, op.region, op.id, segment)
         url = f"{base_url}{path}?p={op.p}&api-version={op.api_version}"
         headers: dict[str, str] = {}
@@ -332,14 +348,16 @@ class Scheduler:
             headers["Retry-After"] = str(self.clock.retry_after(op.end - self.clock.now()))
         return headers
 
-    def sas_url(self, duration: float, start: float) -> str:
-        account = f"md-{uuid.UUID(self.new_guid()).hex[:12]}"
-        container = uuid.UUID(self.new_guid()).hex[:12]
+    def sas_url(self, duration: float, start: float, base_url: str, drp_id: str) -> str:
+        """A read SAS served by the emulator itself (`/_sas/...`, see sas.py): its host is the
+        emulator's, never an ARM path, and it carries a signature like a blob SAS does."""
+        token = uuid.UUID(self.new_guid()).hex
         signature = uuid.UUID(self.new_guid()).hex
+        self.store.sas_tokens[token] = (drp_id, signature)
         start_s = format_arm(start)[:19] + "Z"
         end_s = format_arm(start + duration)[:19] + "Z"
         return (
-            f"https://{account}.z1.blob.storage.azure.net/{container}/abcd?sv=2018-03-28&sr=b"
+            f"{base_url}/_sas/{token}/abcd?sv=2018-03-28&sr=b"
             f"&si={self.new_guid()}&sig={signature}&st={start_s}&se={end_s}&sp=r"
         )
 

@@ -117,7 +117,8 @@ class Operation:
     p: str
     subscription: str
     region: str
-    kind: str  # rp_create | rp_delete | rpc_delete | grant_access | revoke_access | disk_create
+    # rp_create | rp_delete | rpc_delete | grant_access | revoke_access | disk_create | disk_delete
+    kind: str
     resource_id: str
     start: float
     end: float
@@ -250,6 +251,8 @@ class Store:
         self.drps: dict[str, tuple[RestorePoint, DiskRestorePoint]] = {}
         self.operations: dict[str, Operation] = {}
         self.encryption_sets: dict[str, DiskEncryptionSet] = {}
+        # SAS token (the /_sas/{token} path) -> (disk restore point id, signature).
+        self.sas_tokens: dict[str, tuple[str, str]] = {}
         self._seq = 0
 
     def next_seq(self) -> int:

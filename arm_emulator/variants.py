@@ -110,6 +110,12 @@ ALL_VARIANT_SETS: tuple[VariantSet, ...] = (
         {"progress_phase": "random", "progress_jitter_seconds": 20.0},
     ),
     VariantSet(
+        "restore-unreplicated-allowed",
+        "A disk can be restored from a disk restore point whose copy has not replicated yet "
+        "(the docs: Azure does not check; the caller must).",
+        {"unreplicated_restore": "allow"},
+    ),
+    VariantSet(
         "strict",
         "Every refusal late, unfamiliar codes, failed copies marked Failed, repeats refused, "
         "bare 429s.",

@@ -25,7 +25,7 @@ from rich.console import Console as RichConsole
 
 from arm_emulator.control import EmulatorControl
 from arm_emulator.scenarios import DiskSpec, Scenario
-from devstack import realtime
+from devstack import demo_drill, realtime
 from devstack.console import Console, ignore_interrupts, interrupt_on_signals
 from devstack.stack import Stack
 from rpcopy_cli.progress import FollowTimeout, ProgressView, follow
@@ -143,6 +143,7 @@ class Demo:
     events: CopyEvents = field(init=False)
     results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     collection_id: str = ""
+    drill: dict[str, Any] | None = None  # Part 3 (devstack/demo_drill.py)
 
     def __post_init__(self) -> None:
         self.api = httpx.Client(
@@ -417,6 +418,8 @@ class Demo:
                 f"  {how:<20} {source} {job['sourceRegion']} -> {job['targetRegion']:<12} "
                 f"{job['state']}" + (f" in {took:.0f} s" if took is not None else "")
             )
+        if self.drill is not None:
+            c.line(f"  {demo_drill.summary_line(self.drill)}")
         c.line(f"  {event_grid}")
         c.line(f"  Logs (azurite, emulator, host-0): {realtime.display_path(workdir)}/")
 
@@ -449,6 +452,7 @@ def run_demo(workdir: Path | None = None) -> int:
             demo = Demo(stack, console)
             demo.part1()
             demo.part2()
+            demo.drill = demo_drill.part3(demo)
             demo.summary(workdir)
         return 0
     except KeyboardInterrupt:
@@ -457,7 +461,8 @@ def run_demo(workdir: Path | None = None) -> int:
         return 130
     except Exception as exc:
         console.line()
-        reason = str(exc) if isinstance(exc, DemoError) else f"{type(exc).__name__}: {exc}"
+        known = (DemoError, demo_drill.DrillFailed)
+        reason = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
         for line in realtime.log_tails(workdir):
             console.line(line)
         console.line(f"demo failed: {reason}")

@@ -38,6 +38,11 @@ EMULATOR_CONFIG: dict[str, float] = {
     "copyLroSeconds": 2,  # recorded in Azure: about 6
     "localCreateSeconds": 3,  # recorded in Azure: about 35
     "deleteSeconds": 2,
+    # Restore drills (demo Part 3): disks from disk restore points, their SAS.
+    "diskCreateSeconds": 3,
+    "diskDeleteSeconds": 1,
+    "grantAccessSeconds": 1,
+    "revokeAccessSeconds": 1,
 }
 
 APP_SETTINGS: dict[str, str] = {
@@ -52,6 +57,7 @@ APP_SETTINGS: dict[str, str] = {
     "ARM_MAX_INLINE_WAIT_SECONDS": "5",
     "ARM_LRO_POLL_SECONDS": "0.5",
     "ARM_TIMEOUT_SECONDS": "10",
+    "DRILL_POLL_SECONDS": "1",
     # A failed invocation's message comes back after 1 s instead of 30.
     "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
 }

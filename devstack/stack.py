@@ -46,6 +46,8 @@ FAST_APP_SETTINGS: dict[str, str] = {
     "RERUN_MAX_RUNS": "2",
     "ARM_MAX_INLINE_WAIT_SECONDS": "5",
     "ARM_LRO_POLL_SECONDS": "0.2",
+    # Restore drills look at disks being created every second.
+    "DRILL_POLL_SECONDS": "1",
     "ARM_TIMEOUT_SECONDS": "10",
     # 14 simulated days at 600x is about 34 real minutes; tests that need the cap set it lower.
     "COPY_TIMEOUT_SECONDS": "2100",

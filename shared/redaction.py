@@ -20,6 +20,13 @@ _PATTERNS = [
     ),
     (re.compile(r"(?i)(x-functions-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"), r"\1***"),
     (re.compile(r"(?i)(\"?access_?token\"?\s*[:=]\s*\"?)[^\"\s,}]+"), r"\1***"),
+    # A disk restore point's read SAS (beginGetAccess): the whole URL is the secret.
+    (
+        re.compile(
+            r"(?i)(\"?(?:access|securityData|securityMetadata)SAS\"?\s*[:=]\s*\"?)[^\"\s,}]+"
+        ),
+        r"\1***",
+    ),
 ]
 
 

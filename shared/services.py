@@ -21,6 +21,7 @@ from shared.settings import Settings
 from shared.storage.account import StorageAccount
 from shared.storage.budget import CopyBudget
 from shared.storage.deletions import DeletionLog
+from shared.storage.drills import DrillStore
 from shared.storage.ledger import Ledger
 from shared.storage.pairs import PairStore
 from shared.storage.queues import QueueSender
@@ -76,6 +77,7 @@ class Services:
     budget: CopyBudget
     deletions: DeletionLog
     policies: PolicySet
+    drills: DrillStore  # restore drill records (rules table, partition "drill")
     topic: TopicPublisher | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
     # Schedules (shared/jobs/schedules.py): last slots acted on, restore points the app created.
@@ -101,6 +103,7 @@ class Services:
             policies=load_policies(settings),
             slots=SlotStore(tables, settings.rules_table),
             creations=CreationStore(tables, settings.rules_table),
+            drills=DrillStore(tables, settings.rules_table),
             topic=TopicPublisher(
                 settings.eventgrid_topic_endpoint,
                 settings.eventgrid_topic_key,
@@ -130,6 +133,7 @@ class Services:
         for store in (self.slots, self.creations):
             if store is not None:
                 await store.close()
+        await self.drills.close()
         if self.topic is not None:
             await self.topic.close()
         await self.ledger.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 from shared.errors import InvalidResourceId, SettingsError
+from shared.model.drills import DrillSettings
 from shared.model.event_identity import PLATFORM_HOST_NAME, EventIdentity
 from shared.model.message import Stage
 from shared.model.regions import normalize_region
@@ -33,9 +34,10 @@ class QueueNames:
     finish: str = "rpcopy-finish"
     rerun: str = "rpcopy-rerun"
     events: str = "copy-events"
+    drill: str = "rpcopy-drill"  # restore drills (shared/jobs/drill_runner.py), not a copy stage
 
     def stages(self) -> tuple[str, ...]:
-        return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun)
+        return (self.ensure_target, self.start_copy, self.poll, self.finish, self.rerun, self.drill)
 
     def for_stage(self, stage: Stage) -> str:
         """The queue each stage reads (the only place this mapping is written)."""
@@ -157,6 +159,7 @@ class Settings:
     schedule_timer: str = "0 * * * * *"
     create_max_attempts: int = 5
     create_retry_seconds: float = 60.0
+    drills: DrillSettings = field(default_factory=DrillSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -387,6 +390,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         finish=_queue(env, "QUEUE_FINISH", QueueNames.finish),
         rerun=_queue(env, "QUEUE_RERUN", QueueNames.rerun),
         events=_queue(env, "EVENTS_QUEUE", QueueNames.events),
+        drill=_queue(env, "QUEUE_DRILL", QueueNames.drill),
     )
     if len(set(queues.stages()) | {queues.events}) != len(queues.stages()) + 1:
         raise SettingsError("the stage queues and EVENTS_QUEUE must all have different names")
@@ -439,5 +443,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
         input_limits=InputLimits(
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024),
             max_json_depth=_int(env, "MAX_JSON_DEPTH", 32),
+        ),
+        drills=DrillSettings(
+            _float(env, "DRILL_POLL_SECONDS", 15.0), _float(env, "DRILL_TIMEOUT_SECONDS", 3600.0)
         ),
     )

@@ -36,6 +36,8 @@ RESTORE_POINT_SUBJECT = {
     EventType.CREATION_SUCCEEDED: "restorePointId",
     EventType.CREATION_FAILED: "restorePointId",
     EventType.SOURCE_RETENTION_DELETED: "restorePointId",
+    EventType.DRILL_SUCCEEDED: "sourceRestorePointId",
+    EventType.DRILL_FAILED: "sourceRestorePointId",
 }
 
 

@@ -347,11 +347,17 @@ class ArmClient:
         *,
         operation: ArmOperation,
         correlation_id: str | None = None,
+        poll_operation: ArmOperation = ArmOperation.OPERATIONS_GET,
+        location_only: bool = False,
     ) -> LroResult:
         """The ARM long-running-operation protocol: Azure-AsyncOperation, then Location, then
-        the resource's provisioningState. Bounded by `lro_timeout_seconds`."""
+        the resource's provisioningState. Bounded by `lro_timeout_seconds`.
+
+        `poll_operation` names the status reads (disk operations have their own RBAC action);
+        `location_only` follows Location even when Azure-AsyncOperation is given, for
+        operations whose result is only at the Location (`final-state-via: location`)."""
         deadline = time.monotonic() + self.settings.lro_timeout_seconds
-        async_url = response.headers.get("azure-asyncoperation")
+        async_url = None if location_only else response.headers.get("azure-asyncoperation")
         location = response.headers.get("location")
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if response.status in (200, 201, 204) and method != "PUT" and not async_url:
@@ -359,7 +365,7 @@ class ArmClient:
         while True:
             if async_url:
                 status_body = await self.operation_status(
-                    async_url, operation=ArmOperation.OPERATIONS_GET, correlation_id=correlation_id
+                    async_url, operation=poll_operation, correlation_id=correlation_id
                 )
                 status = str(status_body.get("status") or "InProgress")
                 if status.lower() in _TERMINAL:
@@ -370,7 +376,7 @@ class ArmClient:
                 polled = await self.request(
                     "GET",
                     location,
-                    operation=ArmOperation.OPERATIONS_GET,
+                    operation=poll_operation,
                     correlation_id=correlation_id,
                 )
                 retry_after = parse_retry_after(polled.headers.get("retry-after"))

@@ -28,6 +28,15 @@ class ArmOperation(StrEnum):
     # Preflight: a policy's disk encryption set exists and is in its target region. Azure's
     # linked-access check needs the same read on the set for every copy that names it.
     DISK_ENCRYPTION_SETS_GET = "DiskEncryptionSets_Get"
+    # Restore drills (shared/arm/drill_calls.py): disks from disk restore points, their SAS.
+    DISKS_CREATE_OR_UPDATE = "Disks_CreateOrUpdate"
+    DISKS_GET = "Disks_Get"
+    DISKS_DELETE = "Disks_Delete"
+    DISKS_LIST_BY_RESOURCE_GROUP = "Disks_ListByResourceGroup"
+    DISK_RESTORE_POINT_GRANT_ACCESS = "DiskRestorePoint_GrantAccess"
+    DISK_RESTORE_POINT_REVOKE_ACCESS = "DiskRestorePoint_RevokeAccess"
+    # Polling a disk operation (its status URL is under locations/{region}/DiskOperations).
+    DISK_OPERATIONS_GET = "DiskOperations_Get"
 
 
 # operation -> the RBAC action Azure checks for it.
@@ -51,7 +60,37 @@ ACTIONS: dict[ArmOperation, str] = {
     ArmOperation.RESOURCE_GROUPS_GET: "Microsoft.Resources/subscriptions/resourceGroups/read",
     ArmOperation.VIRTUAL_MACHINES_GET: "Microsoft.Compute/virtualMachines/read",
     ArmOperation.DISK_ENCRYPTION_SETS_GET: "Microsoft.Compute/diskEncryptionSets/read",
+    ArmOperation.DISKS_CREATE_OR_UPDATE: "Microsoft.Compute/disks/write",
+    ArmOperation.DISKS_GET: "Microsoft.Compute/disks/read",
+    ArmOperation.DISKS_DELETE: "Microsoft.Compute/disks/delete",
+    ArmOperation.DISKS_LIST_BY_RESOURCE_GROUP: "Microsoft.Compute/disks/read",
+    ArmOperation.DISK_RESTORE_POINT_GRANT_ACCESS: (
+        "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints/"
+        "beginGetAccess/action"
+    ),
+    ArmOperation.DISK_RESTORE_POINT_REVOKE_ACCESS: (
+        "Microsoft.Compute/restorePointCollections/restorePoints/diskRestorePoints/"
+        "endGetAccess/action"
+    ),
+    ArmOperation.DISK_OPERATIONS_GET: "Microsoft.Compute/locations/DiskOperations/read",
 }
+
+# Restore drills work in the target scopes (the drill resource group is in the target's
+# subscription): disks there, and read access to the copies' disk restore points.
+DRILL_OPERATIONS = frozenset(
+    {
+        ArmOperation.RESTORE_POINTS_GET,
+        ArmOperation.DISKS_CREATE_OR_UPDATE,
+        ArmOperation.DISKS_GET,
+        ArmOperation.DISKS_DELETE,
+        ArmOperation.DISKS_LIST_BY_RESOURCE_GROUP,
+        ArmOperation.DISK_RESTORE_POINT_GRANT_ACCESS,
+        ArmOperation.DISK_RESTORE_POINT_REVOKE_ACCESS,
+        ArmOperation.OPERATIONS_GET,
+        ArmOperation.DISK_OPERATIONS_GET,
+    }
+)
+
 
 # What the copy pipeline needs where (the preflight checks each scope for its share): source
 # scopes are read; target scopes get the collections and copies the app creates and prunes.
@@ -63,15 +102,18 @@ SOURCE_OPERATIONS = frozenset(
         ArmOperation.VIRTUAL_MACHINES_GET,
     }
 )
-TARGET_OPERATIONS = frozenset(
-    {
-        ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
-        ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
-        ArmOperation.RESTORE_POINTS_GET,
-        ArmOperation.RESTORE_POINTS_CREATE,
-        ArmOperation.RESTORE_POINTS_DELETE,
-        ArmOperation.OPERATIONS_GET,
-    }
+TARGET_OPERATIONS = (
+    frozenset(
+        {
+            ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
+            ArmOperation.RESTORE_POINT_COLLECTIONS_CREATE_OR_UPDATE,
+            ArmOperation.RESTORE_POINTS_GET,
+            ArmOperation.RESTORE_POINTS_CREATE,
+            ArmOperation.RESTORE_POINTS_DELETE,
+            ArmOperation.OPERATIONS_GET,
+        }
+    )
+    | DRILL_OPERATIONS
 )
 
 # Scheduled creation (docs/policies.md, `create`): the source scopes of such policies also get

@@ -11,33 +11,16 @@ through unchanged. A field that may be left out is optional here; one that may b
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field
 
+from shared.http_api.drill_models import PlanDrillsView
+from shared.http_api.model_base import ApiModel, Timestamp
+from shared.http_api.model_base import shape as shape  # views build their answers with models.shape
 from shared.jobs.operator_actions import CopyDeletion
 from shared.model.job import JobState
 from shared.model.message import Stage, Trigger
-
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-
-M = TypeVar("M", bound=ApiModel)
-
-
-def shape(model: type[M], body: dict[str, Any]) -> dict[str, Any]:
-    """`body` checked against `model` and returned as the model dumps it (fields a view left
-    out stay out; explicit nulls stay null). Raises pydantic.ValidationError when a view sends
-    what the document does not describe: a bug, which its tests find."""
-    return model.model_validate(body).model_dump(mode="json", by_alias=True, exclude_unset=True)
-
 
 # -- problems (RFC 9457) -------------------------------------------------------------------------
 
@@ -365,6 +348,7 @@ class PlanPair(ApiModel):
 
 
 class PlanResponse(ApiModel):
+    drills: PlanDrillsView | None = None
     poison_drained: dict[str, int]
     dry_run: bool
     started_at: Timestamp

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from shared.http_api import models
+from shared.http_api import drill_models, models
 from shared.http_api.problems import JSON, PROBLEM_JSON
 from shared.http_api.schemas import SCHEMA_JSON
 from shared.model.job import JobState
@@ -200,6 +200,66 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/preflight",
         "Can this deployment do its job? Each check passed or failed, with what to do",
         {200: Answer("the checks", models.PreflightResponse)},
+    ),
+    # -- restore drills (docs/policies.md, "Restore drills") --
+    Operation(
+        "drills_create",
+        "post",
+        "/api/drills",
+        "Start a restore drill of a pair's newest usable copy",
+        {
+            202: Answer(
+                "the drill was started",
+                drill_models.DrillRecordView,
+                headers={"Location": "its URL"},
+            ),
+            200: Answer(
+                "a drill of the pair already runs: that drill",
+                drill_models.DrillRecordView,
+                headers={"Location": "its URL"},
+            ),
+            **problems(400, 422, 502, 503),
+        },
+        body=drill_models.DrillRequestBody,
+    ),
+    Operation(
+        "drills_list",
+        "get",
+        "/api/drills",
+        "Restore drills, newest first",
+        {200: Answer("the drills", drill_models.DrillList), **problems(400, 503)},
+        params=(
+            Param(
+                "state",
+                "query",
+                "only drills in this state",
+                {"enum": ["Running", "Succeeded", "Failed"]},
+            ),
+            Param("sourceCollectionId", "query", "only drills of this source collection", _STRING),
+            Param("targetRegion", "query", "only drills in this region", _STRING),
+            Param(
+                "limit",
+                "query",
+                "at most this many (default 50)",
+                {"type": "integer", "minimum": 1, "maximum": 200},
+            ),
+        ),
+    ),
+    Operation(
+        "drills_get",
+        "get",
+        "/api/drills/{id}",
+        "One restore drill",
+        {200: Answer("the drill", drill_models.DrillRecordView), **problems(400, 404, 503)},
+        params=(
+            Param(
+                "id",
+                "path",
+                "the drill id (the Location header of POST /api/drills)",
+                {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                required=True,
+            ),
+        ),
     ),
     Operation(
         "event_schema",

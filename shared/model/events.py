@@ -45,6 +45,9 @@ class EventType(StrEnum):
     CREATION_SUCCEEDED = "creation.succeeded"
     CREATION_FAILED = "creation.failed"
     SOURCE_RETENTION_DELETED = "retention.source-deleted"
+    # Restore drills (shared/model/drills.py): a usable copy was (not) proven to restore.
+    DRILL_SUCCEEDED = "drill.succeeded"
+    DRILL_FAILED = "drill.failed"
 
 
 def event_id(*parts: object) -> str:

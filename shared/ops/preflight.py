@@ -116,6 +116,13 @@ def scopes(services: Services) -> Scopes:
                 group = ResourceGroupId(subscription, target.resource_group)
                 groups[group.normalized] = group
                 targets.add(str(group))
+        # Restore drills create disks in their own resource group: it must exist, and the
+        # identity needs the target actions there (the app never creates resource groups).
+        if policy.drill is not None and policy.drill.resource_group:
+            for subscription in subscriptions:
+                group = ResourceGroupId(subscription, policy.drill.resource_group)
+                groups[group.normalized] = group
+                targets.add(str(group))
     return Scopes(
         tuple(sorted(sources, key=str.lower)),
         tuple(sorted(targets, key=str.lower)),

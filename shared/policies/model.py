@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from shared.errors import InvalidResourceId
 from shared.model.ids import CollectionId, ResourceGroupId, validate_resource_group_name
 from shared.model.regions import known_regions, normalize_region
+from shared.policies.drill import DrillPolicy  # restore drills: their own module
 from shared.policies.names import DEFAULT_COLLECTION_TEMPLATE, render_template, template_problems
 from shared.policies.schedules import CreateSpec, ScheduleSpec, check_rpo_against_schedule
 from shared.policies.target_options import (
@@ -350,6 +351,7 @@ class Policy(_Model):
     targets: tuple[Target, ...]
     # Scheduled restore point creation (shared/policies/schedules.py).
     create: CreateSpec | None = None
+    drill: DrillPolicy | None = None  # restore drills of this policy's pairs
 
     @field_validator("name")
     @classmethod

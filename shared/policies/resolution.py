@@ -9,6 +9,7 @@ from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.ids import CollectionId
 from shared.model.resources import CollectionInfo
 from shared.model.schedule import Schedule
+from shared.policies.drill import DrillPolicy
 from shared.policies.model import Policy, Specificity, Target
 from shared.policies.names import render_collection_name
 from shared.policies.tags import TagNames, targets_from_tags
@@ -34,6 +35,7 @@ class ResolvedTarget:
     options: CopyOptions = NO_OPTIONS
     # Copy schedules: copy only at these slots (None: every restore point, as it comes).
     copy_schedule: Schedule | None = None
+    drill: DrillPolicy | None = None  # the policy's restore drills (tag policies: none)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class _Candidate:
     order: int  # position of the policy in the file; breaks ties between equal specificity
     policy_name: str
     target: Target
+    drill: DrillPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class PolicySet:
                 continue
             for target in policy.targets:
                 candidates.setdefault(target.region, []).append(
-                    _Candidate(specificity, order, policy.name, target)
+                    _Candidate(specificity, order, policy.name, target, policy.drill)
                 )
         tag_targets, tag_problems = targets_from_tags(
             collection.tags, tag_names=self.tag_names, extra_regions=self.extra_regions
@@ -183,6 +186,7 @@ class PolicySet:
                         exclude_disks=target.exclude_disks,
                     ),
                     copy_schedule=target.copy_schedule.schedule() if target.copy_schedule else None,
+                    drill=best.drill,
                 )
             )
         return Resolution(tuple(resolved), tuple(problems), self._create_for(collection))

@@ -165,6 +165,10 @@ def _newest_usable(jobs: Sequence[JobRecord]) -> JobRecord | None:
     return max(succeeded, key=key)
 
 
+# The copy a restore drill proves (shared/rules/drills.py): the same choice as the status's.
+newest_usable = _newest_usable
+
+
 def _ended_at(job: JobRecord) -> datetime:
     return utc(job.finished_at) or utc(job.updated_at) or _MIN
 

@@ -17,7 +17,7 @@ from typing import Any
 from shared import telemetry
 from shared.arm.bodies import collection_info, restore_points_of, target_collection_view
 from shared.arm.operations import ArmOperation
-from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem
+from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourceProblem, StoreError
 from shared.jobs.admission import promote_waiting, release_and_promote
 from shared.jobs.auto_intake import request_for
 from shared.jobs.bulk_intake import NewCopy, request_new_copies
@@ -37,6 +37,7 @@ from shared.rules.retention import plan_retention
 from shared.rules.sweep_plan import plan_pair
 from shared.services import Services
 from shared.sweep.creation import sweep_creation_pair
+from shared.sweep.drills import sweep_drills
 from shared.sweep.poison_sinks import drain_poison_sinks
 from shared.sweep.report import PairReport, SweepReport
 from shared.sweep.rpo import announce_rpo
@@ -105,6 +106,10 @@ async def sweep(services: Services, *, dry_run: bool, only_scheduled: bool = Fal
             log.error("sweep of %s failed: %s", info.id, result)
         else:
             report.pairs.extend(result)
+    try:
+        report.drills = (await sweep_drills(services, collections, dry_run=dry_run)).to_api()
+    except (ArmError, StoreError) as exc:
+        report.problems.append(f"restore drills: {exc}")
     report.finished_at = services.clock()
     log.info(
         "sweep%s: %d collections listed, %d protected, %d pairs, %d copies requested",

@@ -77,9 +77,12 @@ class SweepReport:
     poison_drained: dict[str, int] = field(default_factory=dict)
     # Scheduled creation per source collection id (shared/jobs/creations.py).
     creations: dict[str, Any] = field(default_factory=dict)
+    # Restore drills: due, started, stalled, leftover disks (shared/sweep/drills.py DrillSweep).
+    drills: dict[str, Any] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         return {
+            "drills": self.drills,
             "poisonDrained": self.poison_drained,
             "dryRun": self.dry_run,
             "startedAt": iso(self.started_at),

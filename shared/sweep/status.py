@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.model.keys import pair_key
 from shared.model.times import iso
+from shared.rules.drills import drill_status
 from shared.rules.protection import pair_status
 from shared.rules.protection import to_api as status_to_api
 from shared.services import Services
@@ -43,6 +44,11 @@ async def protection(services: Services) -> dict[str, Any]:
                 copy_schedule=schedule.describe() if schedule else None,
                 next_copy_slot=schedule.next_after(now) if schedule else None,
             )
+            drills = await services.drills.list(
+                limit=20, source_collection_id=str(info.id), target_region=target.region
+            )
+            interval = target.drill.interval_seconds if target.drill else None
+            drill = drill_status(drills, interval_seconds=interval, now=now)
             pairs.append(
                 {
                     **({"mode": target.options.mode, "sourceVmId": source} if creates else {}),
@@ -53,6 +59,7 @@ async def protection(services: Services) -> dict[str, Any]:
                     "policy": target.policy_name,
                     **status_to_api(status),
                     **creation,
+                    "drill": drill.to_api(),  # restore drills (shared/rules/drills.py)
                 }
             )
     return {"generatedAt": iso(now), "pairs": pairs, "problems": report.problems}

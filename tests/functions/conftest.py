@@ -31,6 +31,7 @@ FN_QUEUES = {
     "QUEUE_POLL": "fn-poll",
     "QUEUE_FINISH": "fn-finish",
     "QUEUE_RERUN": "fn-rerun",
+    "QUEUE_DRILL": "fn-drill",
     "EVENTS_QUEUE": "fn-events",
     "LEDGER_TABLE": "fnjobs",
     # One run per request: these tests look at how one run ends (re-runs: test_reruns.py).

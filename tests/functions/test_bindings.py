@@ -26,6 +26,8 @@ EXPECTED_QUEUES = {
     "poison_finish": "rpcopy-finish-poison",
     "stage_rerun": "rpcopy-rerun",
     "poison_rerun": "rpcopy-rerun-poison",
+    "stage_drill": "rpcopy-drill",
+    "poison_drill": "rpcopy-drill-poison",
 }
 EXPECTED_EVENTGRID = {"restore_point_created"}
 EXPECTED_ROUTES = {
@@ -42,6 +44,9 @@ EXPECTED_ROUTES = {
     # the status page's data and the OpenAPI document
     "dashboard_data": ("dashboard/data", ["GET"]),
     "openapi_document": ("openapi.json", ["GET"]),
+    "drills_create": ("drills", ["POST"]),
+    "drills_get": ("drills/{id}", ["GET"]),
+    "drills_list": ("drills", ["GET"]),
 }
 # Served without a key whatever HTTP_AUTH_LEVEL says: the status page's shell, which holds no
 # data and no key (shared/http_api/dashboard.py says why).

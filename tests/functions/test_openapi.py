@@ -36,6 +36,8 @@ NOT_PRODUCED = {
     ("copies_list", 503): _STORE_DOWN,
     ("copies_cancel", 503): _STORE_DOWN,
     ("copies_retry", 503): _STORE_DOWN,
+    ("drills_list", 503): _STORE_DOWN,
+    ("drills_get", 503): _STORE_DOWN,
 }
 
 
@@ -341,6 +343,65 @@ async def test_arm_trouble_while_listing(
     emulator.add_fault(operation=listing, kind="http", status=429, retryAfter=120, times=1)
     throttled = await fn_app.http(operation, "GET", route)
     assert answers.check(operation, throttled)["status"] == 503
+
+
+async def test_drill_answers(
+    fn_app: FunctionApp, answers: Answers, emulator: EmulatorControl
+) -> None:
+    """Restore drills: started (202), already running (200), read, listed, and refused."""
+    tags = {"rpcopy-targets": TARGET_REGION}
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, tags=tags)
+    copy = answers.check(
+        "copies_create",
+        await _post(
+            fn_app, {"sourceRestorePointId": source.restore_point_id, "targetRegion": TARGET_REGION}
+        ),
+    )
+    assert (await pump(fn_app, copy["id"]))[0].state.value == "Succeeded"
+
+    async def post(body: object) -> func.HttpResponse:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return await fn_app.http("drills_create", "POST", "/api/drills", body=raw)
+
+    request = {"sourceCollectionId": source.collection_id, "targetRegion": TARGET_REGION}
+    started = await post(request)
+    assert started.status_code == 202
+    drill = answers.check("drills_create", started)
+    assert drill["state"] == "Running"
+    running = await post(request)
+    assert running.status_code == 200
+    assert answers.check("drills_create", running)["id"] == drill["id"]
+    assert answers.check("drills_create", await post(b"{nope"))["status"] == 400
+    other = {"sourceCollectionId": source.collection_id, "targetRegion": "northeurope"}
+    assert answers.check("drills_create", await post(other))["status"] == 422
+    match = {"pathContains": source.collection_id.rsplit("/", 1)[1]}
+    emulator.add_fault(
+        operation="RestorePointCollections_Get", kind="http", status=403, times=1, match=match
+    )
+    assert answers.check("drills_create", await post(request))["status"] == 502
+    emulator.add_fault(
+        operation="RestorePointCollections_Get",
+        kind="http",
+        status=429,
+        retryAfter=120,
+        times=1,
+        match=match,
+    )
+    assert answers.check("drills_create", await post(request))["status"] == 503
+
+    got = await fn_app.http(
+        "drills_get", "GET", f"/api/drills/{drill['id']}", route_params={"id": drill["id"]}
+    )
+    assert answers.check("drills_get", got)["id"] == drill["id"]
+    for bad, status in (("nope", 400), ("0" * 32, 404)):
+        response = await fn_app.http(
+            "drills_get", "GET", f"/api/drills/{bad}", route_params={"id": bad}
+        )
+        assert answers.check("drills_get", response)["status"] == status
+    listed = await fn_app.http("drills_list", "GET", "/api/drills", params={"limit": "200"})
+    assert drill["id"] in {d["id"] for d in answers.check("drills_list", listed)["drills"]}
+    bad_query = await fn_app.http("drills_list", "GET", "/api/drills", params={"limit": "0"})
+    assert answers.check("drills_list", bad_query)["status"] == 400
 
 
 def test_every_documented_answer_was_checked(answers: Answers) -> None:

@@ -92,6 +92,14 @@ def test_demo_copies_manually_and_through_event_grid_then_stops_everything(
     assert re.search(r'"region": "westus"', part2)
     assert re.search(r'"region": "northeurope"', part2)
     assert "GET /api/protection" in part2
+    # Part 3: a restore drill of the copy, its disks created, verified and removed.
+    part3 = output.partition("== Part 3")[2]
+    assert "POST /api/drills" in part3
+    assert "Drill Succeeded; disks of this drill left in the emulator: 0" in part3
+    assert "drill.succeeded" in part3
+    assert re.search(
+        r"restore drill .* 3 disks created, 3 verified .* 3 removed; Succeeded", output
+    )
     assert "Done in" in output
 
     pids = _printed_pids(output)

@@ -38,6 +38,7 @@ def test_defaults_from_an_empty_environment() -> None:
         "rpcopy-poll",
         "rpcopy-finish",
         "rpcopy-rerun",
+        "rpcopy-drill",
     )
     assert settings.queues.events == "copy-events"
     assert settings.arm == ArmSettings()

@@ -22,6 +22,15 @@ from shared.http_api.schemas import (
     schema_documents,
 )
 from shared.jobs import creations
+from shared.model.drills import (
+    DrillDisk,
+    DrillFailure,
+    DrillPair,
+    DrillPhase,
+    DrillRecord,
+    DrillState,
+    drill_event,
+)
 from shared.model.event_identity import EventIdentity
 from shared.model.events import EventType, cloud_event, job_event
 from shared.model.job import JobState
@@ -122,6 +131,48 @@ PLACEHOLDER = FAILED.evolve(
 )
 
 
+def drill_record(state: DrillState) -> DrillRecord:
+    ok = state is DrillState.SUCCEEDED
+    disk = DrillDisk(
+        name="rpcopy-drill-" + "a" * 32 + "-0",
+        disk_id=TGT_RP.split("/providers/")[0] + "/providers/Microsoft.Compute/disks/d0",
+        disk_restore_point_id=f"{TGT_RP}/diskRestorePoints/os_1_guid",
+        source_disk_size_gb=128,
+        created=True,
+        verified=ok,
+        cleaned=True,
+        create_requested_at=NOW,
+        created_at=NOW,
+        verified_at=NOW if ok else None,
+        cleaned_at=NOW,
+        create_seconds=10.0,
+        verify_seconds=2.5 if ok else None,
+        clean_seconds=5.0,
+        bytes_read=1048576 if ok else None,
+        sha256="0" * 64 if ok else None,
+        problem=None if ok else "SasReadFailed: the SAS read from https://md-x answered 403",
+    )
+    return DrillRecord(
+        id="a" * 32,
+        state=state,
+        phase=DrillPhase.DONE,
+        pair=DrillPair(source_collection_id=SRC_RPC, target_region="westus", policy="prod"),
+        trigger="schedule",
+        subscription_id="s",
+        resource_group="rg-drills",
+        started_at=NOW,
+        updated_at=NOW,
+        finished_at=NOW,
+        restore_point_id=TGT_RP,
+        source_restore_point_id=SRC_RP,
+        copy_job_id="0" * 32,
+        disks=(disk,),
+        reason=None
+        if ok
+        else DrillFailure(code="SasReadFailed", message="os_1: 403", phase=DrillPhase.READ),
+    )
+
+
 def built_events() -> dict[str, dict[str, Any]]:
     """One event of each type as the app builds it (and an unreadable message's placeholder)."""
     jobs = {
@@ -157,6 +208,11 @@ def built_events() -> dict[str, dict[str, Any]]:
         },
         id_parts=(SRC_RP,),
     )
+    for state, name in (
+        (DrillState.SUCCEEDED, EventType.DRILL_SUCCEEDED),
+        (DrillState.FAILED, EventType.DRILL_FAILED),
+    ):
+        out[str(name)] = drill_event(drill_record(state), identity=IDENTITY, time=NOW)
     out[EventType.RETENTION_DELETED] = cloud_event(
         EventType.RETENTION_DELETED,
         identity=IDENTITY,
@@ -248,6 +304,12 @@ DRIFTS = [
     ("retention.deleted", _set("targetRestorePointId", "/subscriptions/x")),
     ("rpo.breached", _set("protection.rpoState", "ok")),
     ("rpo.breached", _drop("targetRegion")),
+    ("drill.succeeded", _set("state", "Failed")),
+    ("drill.succeeded", _set("reason", {"code": "X", "message": "m"})),
+    ("drill.succeeded", _set("disks", [])),
+    ("drill.failed", _drop("reason")),
+    ("drill.failed", _set("drillId", "nope")),
+    ("drill.failed", _set("unexpected", 1)),
 ]
 
 

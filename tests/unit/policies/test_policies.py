@@ -671,7 +671,7 @@ POLICY_CASES = [
         {**_P0, "name": "p1", "owner": "ops"},
         [
             "policies.json:25:7: policies[1].owner: unknown field (allowed here: name, "
-            "description, match, targets, create)"
+            "description, match, targets, create, drill)"
         ],
     ),
 ]
