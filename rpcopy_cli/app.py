@@ -56,7 +56,12 @@ IntervalOpt = Annotated[float, typer.Option("--interval", help="seconds between 
 
 @app.command("copy")
 def copy_command(
-    source: Annotated[str, typer.Argument(help="the source restore point's resource id")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="the source restore point's resource id, or a VM's (create in the target)"
+        ),
+    ],
     to: Annotated[str, typer.Option("--to", help="target region, such as westus")],
     resource_group: Annotated[
         str | None, typer.Option("--resource-group", "-g", help="target resource group")
@@ -74,8 +79,15 @@ def copy_command(
     profile: ProfileOpt = None,
     output: OutputOpt = Output.TABLE,
 ) -> None:
-    """Copy a restore point to another region (POST /api/copies)."""
-    body: dict[str, str] = {"sourceRestorePointId": source, "targetRegion": to}
+    """Copy a restore point to another region (POST /api/copies); given a VM's id instead, create
+    a restore point of it directly in that region (create-in-target)."""
+    # The API tells the two apart by field; the app parses the id strictly either way.
+    field = (
+        "sourceVmId"
+        if "/providers/microsoft.compute/virtualmachines/" in source.lower()
+        else "sourceRestorePointId"
+    )
+    body: dict[str, str] = {field: source, "targetRegion": to}
     if resource_group:
         body["targetResourceGroup"] = resource_group
     if collection_name:
