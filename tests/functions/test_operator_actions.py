@@ -338,6 +338,8 @@ async def _cut_short_cancel(job_id: str, *, age_seconds: float = 0.0) -> None:
         ended = current.evolve(
             state=JobState.CANCELLED,
             step=current.step + 1,
+            # Backdated so the outbox is stale; a job cannot end before it was requested.
+            requested_at=min(current.requested_at, when),
             finished_at=when,
             updated_at=when,
             detail="cancelled in state Queued, before its copy started",
