@@ -93,6 +93,11 @@ async def scheduled(fn_app: FunctionApp) -> AsyncIterator[tuple[Services, Clock]
         await services.creations.close()
         await tables.close()
         services.policies, services.clock, services.slots, services.creations = saved
+        # Jobs requested on the test clock must not run in a later test on the real one: their
+        # queued messages and events go with the clock.
+        for setting in [k for k in fn_app.settings if k.startswith("QUEUE_")]:
+            fn_app.receive(setting)
+        fn_app.receive("EVENTS_QUEUE")
 
 
 def use_policy(services: Services, policy: dict[str, Any]) -> None:
