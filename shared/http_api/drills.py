@@ -16,10 +16,10 @@ from shared.errors import ArmError, InvalidRequest, InvalidResourceId, SourcePro
 from shared.http_api import drill_models, models
 from shared.http_api.handlers import traced
 from shared.http_api.problems import ApiResponse, problem, problem_for
+from shared.http_api.requests import read_json_object
 from shared.jobs.drill_intake import request_drill, resolve_pair
 from shared.model.drills import DRILL_ID, DrillState, drill_view
 from shared.model.ids import CollectionId
-from shared.model.json_input import InvalidJson, load_json
 from shared.model.regions import normalize_region
 from shared.services import Services
 
@@ -29,20 +29,13 @@ _LIMIT = re.compile(r"[1-9][0-9]{0,2}")
 
 
 def parse_drill_request(body: bytes, *, max_bytes: int, max_depth: int) -> tuple[CollectionId, str]:
-    try:
-        document = (
-            load_json(body, what="the request body", max_bytes=max_bytes, max_depth=max_depth)
-            if body
-            else None
-        )
-    except InvalidJson as exc:
-        raise InvalidRequest("Malformed JSON", str(exc)) from None
-    if not isinstance(document, dict):
-        raise InvalidRequest(
-            "Invalid drill request",
-            'the body must be a JSON object such as {"sourceCollectionId": "...", '
-            '"targetRegion": "westus"}',
-        )
+    document = read_json_object(
+        body,
+        max_bytes=max_bytes,
+        max_depth=max_depth,
+        what="drill request",
+        example='{"sourceCollectionId": "...", "targetRegion": "westus"}',
+    )
     errors: list[dict[str, str]] = [
         {
             "field": name,

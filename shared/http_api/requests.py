@@ -34,11 +34,11 @@ LIST_PARAMS = {
 }
 
 
-def parse_copy_request(
-    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
-) -> CopyRequest | CreateRequest:
-    """Validate the POST body; InvalidRequest names each problem. A body with `sourceVmId` asks
-    for a restore point created in the target region from that VM (create-in-target)."""
+def read_json_object(
+    body: bytes, *, max_bytes: int, max_depth: int, what: str, example: str
+) -> dict[str, object]:
+    """A request body that must be one JSON object; InvalidRequest (titled for `what`, with
+    `example` as the shape to send) for anything else."""
     try:
         document = (
             load_json(body, what="the request body", max_bytes=max_bytes, max_depth=max_depth)
@@ -48,11 +48,22 @@ def parse_copy_request(
     except InvalidJson as exc:
         raise InvalidRequest("Malformed JSON", str(exc)) from None
     if not isinstance(document, dict):
-        raise InvalidRequest(
-            "Invalid copy request",
-            'the body must be a JSON object such as {"sourceRestorePointId": "...", '
-            '"targetRegion": "westus"}',
-        )
+        raise InvalidRequest(f"Invalid {what}", f"the body must be a JSON object such as {example}")
+    return document
+
+
+def parse_copy_request(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH
+) -> CopyRequest | CreateRequest:
+    """Validate the POST body; InvalidRequest names each problem. A body with `sourceVmId` asks
+    for a restore point created in the target region from that VM (create-in-target)."""
+    document = read_json_object(
+        body,
+        max_bytes=max_bytes,
+        max_depth=max_depth,
+        what="copy request",
+        example='{"sourceRestorePointId": "...", "targetRegion": "westus"}',
+    )
     if "sourceVmId" in document:
         return parse_create_request(document)
     errors: list[dict[str, str]] = []

@@ -21,7 +21,11 @@ from datetime import datetime
 from shared.arm.operations import ArmOperation
 from shared.errors import InvalidRequest, InvalidResourceId, SourceProblem
 from shared.jobs.admission import admit_job, stage_message
-from shared.jobs.intake import default_collection_name, restore_point_name_for_run
+from shared.jobs.intake import (
+    check_target_region,
+    default_collection_name,
+    restore_point_name_for_run,
+)
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.model.copy_options import CREATE_IN_TARGET, NO_OPTIONS, CopyOptions
 from shared.model.ids import (
@@ -33,7 +37,6 @@ from shared.model.ids import (
 from shared.model.job import JobRecord, JobState
 from shared.model.keys import create_job_id
 from shared.model.message import Stage, Trigger
-from shared.model.regions import known_regions, normalize_region
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -67,19 +70,7 @@ def _validate(request: CreateRequest, services: Services) -> tuple[str, str, str
         except InvalidResourceId as exc:
             errors.append({"field": field, "message": str(exc)})
 
-    region = ""
-    try:
-        region = normalize_region(request.target_region, "targetRegion")
-        if region not in known_regions(services.settings.extra_regions):
-            errors.append(
-                {
-                    "field": "targetRegion",
-                    "message": f"{region!r} is not a known Azure region (add it to "
-                    "EXTRA_REGIONS if it is new)",
-                }
-            )
-    except InvalidResourceId as exc:
-        errors.append({"field": "targetRegion", "message": str(exc)})
+    region = check_target_region(request.target_region, services, errors)
     group = request.target_resource_group or request.vm.resource_group
     name = request.target_collection_name or default_collection_name(
         request.vm.name, region or "target"

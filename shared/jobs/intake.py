@@ -60,22 +60,29 @@ def restore_point_name_for_run(source_name: str, run: int) -> str:
     return source_name[: MAX_RESOURCE_NAME - len(suffix)] + suffix
 
 
+def check_target_region(value: str, services: Services, errors: list[dict[str, str]]) -> str:
+    """The normalized target region ("" and a `targetRegion` entry in `errors` if it is not a
+    region this deployment knows)."""
+    try:
+        region = normalize_region(value, "targetRegion")
+    except InvalidResourceId as exc:
+        errors.append({"field": "targetRegion", "message": str(exc)})
+        return ""
+    if region not in known_regions(services.settings.extra_regions):
+        errors.append(
+            {
+                "field": "targetRegion",
+                "message": f"{region!r} is not a known Azure region (add it to EXTRA_REGIONS "
+                "if it is new)",
+            }
+        )
+    return region
+
+
 def validate_target(request: CopyRequest, services: Services) -> tuple[str, str, str]:
     """Region, resource group and collection name of the target, or InvalidRequest."""
     errors: list[dict[str, str]] = []
-    region = ""
-    try:
-        region = normalize_region(request.target_region, "targetRegion")
-        if region not in known_regions(services.settings.extra_regions):
-            errors.append(
-                {
-                    "field": "targetRegion",
-                    "message": f"{region!r} is not a known Azure "
-                    "region (add it to EXTRA_REGIONS if it is new)",
-                }
-            )
-    except InvalidResourceId as exc:
-        errors.append({"field": "targetRegion", "message": str(exc)})
+    region = check_target_region(request.target_region, services, errors)
     group = request.target_resource_group or request.source.collection.resource_group
     try:
         validate_resource_group_name(group, "targetResourceGroup")
