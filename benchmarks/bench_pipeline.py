@@ -6,7 +6,10 @@ Each run starts its own stack (Azurite, the ARM emulator at --time-scale, --host
 hosts; free loopback ports, stopped by PID also on failure), seeds one VM per copy (each with its
 own collection and one restore point; a single small OS disk, so replication finishes at the
 emulator's first progress tick), then POSTs every copy concurrently (round-robin over the hosts)
-and waits for every completion event on the `copy-events` queue. It measures:
+and waits for every completion event on the `copy-events` queue (round 1: the first copy of each
+collection). Round 2 (unless --no-later-copies) then gives each VM a new restore point and copies
+it the same way, measured apart: a later copy of a collection the app already copies. Each round
+measures:
 
 (a) POST -> copy PUT: from sending each `POST /api/copies` to the `RestorePoints_Create` of its
     target restore point arriving at the emulator (request log: `time` is the real clock at the
@@ -244,34 +247,69 @@ def replication_seconds(disks: list[dict[str, Any]], config: Mapping[str, Any]) 
 
 
 def run_once(args: argparse.Namespace) -> dict[str, Any]:
+    """Round 1: the first copy of every collection (nothing known about it yet). Round 2 (on
+    the same stack, after round 1 has ended): each VM gets a new restore point, copied too and
+    measured apart (`laterCopies`): a later copy of a collection this app already copies."""
     counts_dir = Path(tempfile.mkdtemp(prefix="rpcopy-counts-"))
     settings = dict(APP_SETTINGS) | {"WORK_COUNTS_DIR": str(counts_dir)}
     options = StackOptions(time_scale=args.time_scale, hosts=args.hosts, app_settings=settings)
     with running_stack(options) as stack:
         sources = seed(stack.arm_endpoint, args.copies, args.disk_gb)
-        watcher = EventWatcher(stack.storage_connection).start()
-        work_before = read_work_counts(counts_dir)
-        cpu_before = cpu_seconds(stack)
-        try:
-            started = time.time()
-            posted = asyncio.run(post_all(stack, sources))
-            accepted = {p.job["id"]: p for p in posted if p.status in (200, 202)}
-            complete = wait_for_events(watcher, set(accepted), args.timeout)
-            finished = time.time()
-        finally:
-            watcher.stop()
-        cpu = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_seconds(stack).items()}
-        with httpx.Client(base_url=stack.arm_endpoint, timeout=60, trust_env=False) as control:
-            settle(control)
-            # The whole request log payload: counts and status counts as well as entries.
-            log = control.get("/_emulator/requests").raise_for_status().json()
-            state = control.get("/_emulator/state").raise_for_status().json()
-            config = control.get("/_emulator/config").raise_for_status().json()
-        time.sleep(WORK_COUNTS_INTERVAL + 0.5)  # the hosts rewrite their counts every second
-        work = work_delta(work_before, read_work_counts(counts_dir))
-        result = analyse(args, posted, accepted, watcher, log, state, config, started, finished)
-        result["work"] = work_per_copy(work, log, cpu, result["completed"])
-        return result | {"complete": complete, "cpuSeconds": cpu}
+        first = run_round(args, stack, sources, counts_dir)
+        if args.later_copies:
+            later_sources = new_restore_points(stack.arm_endpoint, sources, "rp2")
+            first["laterCopies"] = run_round(args, stack, later_sources, counts_dir)
+        return first
+
+
+def new_restore_points(emulator_url: str, sources: list[Source], name: str) -> list[Source]:
+    """A new restore point in each source collection (the emulator's control API, not ARM:
+    the request log is reset afterwards so only the app's calls are counted)."""
+    out = []
+    with EmulatorControl(emulator_url) as control:
+        for source in sources:
+            collection = source.restore_point_id.rsplit("/restorePoints/", 1)[0]
+            created = control.create_restore_point(collection, name)
+            out.append(
+                Source(
+                    source.vm,
+                    source.collection,
+                    str(created.get("id") or (f"{collection}/restorePoints/{name}")),
+                )
+            )
+        control.reset_requests()
+    return out
+
+
+def run_round(
+    args: argparse.Namespace, stack: Stack, sources: list[Source], counts_dir: Path
+) -> dict[str, Any]:
+    """POST a copy of every source at once, wait for every completion event, then read what
+    the emulator and the hosts counted during the round."""
+    watcher = EventWatcher(stack.storage_connection).start()
+    work_before = read_work_counts(counts_dir)
+    cpu_before = cpu_seconds(stack)
+    try:
+        started = time.time()
+        posted = asyncio.run(post_all(stack, sources))
+        accepted = {p.job["id"]: p for p in posted if p.status in (200, 202)}
+        complete = wait_for_events(watcher, set(accepted), args.timeout)
+        finished = time.time()
+    finally:
+        watcher.stop()
+    cpu = {k: round(v - cpu_before.get(k, 0.0), 2) for k, v in cpu_seconds(stack).items()}
+    with httpx.Client(base_url=stack.arm_endpoint, timeout=60, trust_env=False) as control:
+        settle(control)
+        # The whole request log payload: counts and status counts as well as entries.
+        log = control.get("/_emulator/requests").raise_for_status().json()
+        state = control.get("/_emulator/state").raise_for_status().json()
+        config = control.get("/_emulator/config").raise_for_status().json()
+        control.delete("/_emulator/requests")  # the next round counts its own
+    time.sleep(WORK_COUNTS_INTERVAL + 0.5)  # the hosts rewrite their counts every second
+    work = work_delta(work_before, read_work_counts(counts_dir))
+    result = analyse(args, posted, accepted, watcher, log, state, config, started, finished)
+    result["work"] = work_per_copy(work, log, cpu, result["completed"])
+    return result | {"complete": complete, "cpuSeconds": cpu}
 
 
 WORK_COUNTS_INTERVAL = 1.0
@@ -520,11 +558,21 @@ def compare(labelled: dict[str, dict[str, Any]]) -> list[str]:
         ("host CPU ms per copy", lambda x: x["work"]["hostCpuMsPerCopy"]),
         ("wall time (s)", lambda x: x["wallSeconds"]),
     ]
+    # Round 2 (later copies of the same collections); n/a for results recorded before it.
+    measures += [
+        (f"later copies: {name}", lambda x, get=get: get(x["laterCopies"]))
+        for name, get in measures[:6]
+    ]
     rows = []
     for name, get in measures:
+        later = name.startswith("later copies")
         cells = []
         for label in ("before", "after"):
-            values = [get(run) for run in labelled[label]["runs"] if run.get("work")]
+            values = [
+                get(run)
+                for run in labelled[label]["runs"]
+                if run.get("work") and (run.get("laterCopies") or not later)
+            ]
             cells.append(round(_median(values), 3) if values else "n/a")
         rows.append([name, *cells])
     dates = {label: labelled[label]["date"] for label in ("before", "after")}
@@ -536,8 +584,8 @@ def compare(labelled: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
-def render(r: dict[str, Any], title: str = "# Copy pipeline benchmark") -> str:
-    runs = r["runs"]
+def round_table(runs: list[dict[str, Any]]) -> list[str]:
+    """One round's measurements, a column per run."""
     head = ["measure", *(f"run {i + 1}" for i in range(len(runs)))]
 
     def row(name: str, get: Any) -> list[Any]:
@@ -622,6 +670,28 @@ def render(r: dict[str, Any], title: str = "# Copy pipeline benchmark") -> str:
                 lambda x, op=op: _op_cell(x["armCalls"], op),
             )
         )
+    return table(head, rows)
+
+
+ROUND_NOTES = {
+    "first copies": "**Round 1, first copies**: the first copy of each collection (the app "
+    "knows nothing of it yet).",
+    "later copies": "**Round 2, later copies** (same stack, after round 1 ended): each VM got a "
+    "new restore point, copied to the same target collection.",
+}
+
+
+def table_of_round(runs: list[dict[str, Any]], name: str | None) -> list[str]:
+    note = [ROUND_NOTES[name], ""] if name else []
+    return [*note, *round_table(runs), ""]
+
+
+def render(r: dict[str, Any], title: str = "# Copy pipeline benchmark") -> str:
+    runs = r["runs"]
+    later = [run["laterCopies"] for run in runs if run.get("laterCopies")]
+    rounds = [*table_of_round(runs, "first copies" if later else None)]
+    if later and len(later) == len(runs):
+        rounds += table_of_round(later, "later copies")
     settings = ", ".join(f"`{k}={v}`" for k, v in r["appSettings"].items())
     lines = [
         title,
@@ -639,8 +709,7 @@ def render(r: dict[str, Any], title: str = "# Copy pipeline benchmark") -> str:
         "",
         "Times are real seconds; median / p95 / max (nearest rank).",
         "",
-        *table(head, rows),
-        "",
+        *rounds,
     ]
     return "\n".join(lines) + "\n"
 
@@ -666,6 +735,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=TIME_SCALE)
     parser.add_argument("--disk-gb", type=int, default=4, help="OS disk size of each VM")
     parser.add_argument("--timeout", type=float, default=300, help="per-run limit (s)")
+    parser.add_argument(
+        "--no-later-copies",
+        dest="later_copies",
+        action="store_false",
+        help="skip round 2 (a new restore point per VM, copied after round 1)",
+    )
     parser.add_argument("--name", default=None, help="results file name (default by hosts)")
     parser.add_argument(
         "--label",
