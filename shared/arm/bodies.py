@@ -78,6 +78,28 @@ def source_region(body: Any) -> str:
     return str(metadata.get("location") or "").replace(" ", "").lower()
 
 
+def source_vm_guid(body: Any) -> str | None:
+    """properties.sourceMetadata.vmId of a restore point: its VM's unique id (a GUID)."""
+    return _str(_mapping(_properties(body).get("sourceMetadata")).get("vmId"))
+
+
+def contained_restore_point(collection: Any, name: str) -> dict[str, Any] | None:
+    """The restore point `name` as `GET {collection}?$expand=restorePoints` lists it (the
+    same RestorePoint body as its own GET, without the instance view), or None."""
+    items = _properties(collection).get("restorePoints")
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        item_name = (
+            _str(item.get("name")) or str(item.get("id") or "").rstrip("/").rsplit("/", 1)[-1]
+        )
+        if item_name.lower() == name.lower():
+            return item
+    return None
+
+
 def provisioning_state(body: Any) -> str | None:
     return _str(_properties(body).get("provisioningState"))
 

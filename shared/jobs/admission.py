@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from shared import telemetry
+from shared.arm.source_check import CollectionFacts
 from shared.jobs.outbox import deliver
 from shared.model import events
 from shared.model.job import JobRecord, JobState, Outbound
@@ -56,17 +57,37 @@ def job_event_out(services: Services, record: JobRecord, event_type: events.Even
     return Outbound(services.settings.queues.events, events.encode(event))
 
 
-async def admit_job(services: Services, record: JobRecord) -> JobRecord:
-    """Decide a Waiting job's fate against its pair; returns the job as stored afterwards."""
+def stored_source_facts(pair: PairRecord) -> CollectionFacts | None:
+    """The source collection's facts as the pair row keeps them (None: not stored yet)."""
+    if not pair.source_location:
+        return None
+    return CollectionFacts(pair.source_location, pair.source_vm_id, pair.source_vm_guid)
+
+
+def with_source_facts(pair: PairRecord, facts: CollectionFacts | None) -> PairRecord:
+    if facts is None or stored_source_facts(pair) == facts:
+        return pair
+    return pair.evolve(
+        source_location=facts.region, source_vm_id=facts.vm_id, source_vm_guid=facts.vm_guid
+    )
+
+
+async def admit_job(
+    services: Services, record: JobRecord, *, source_facts: CollectionFacts | None = None
+) -> JobRecord:
+    """Decide a Waiting job's fate against its pair; returns the job as stored afterwards.
+    `source_facts` (what intake just read of the source collection) ride along on the pair
+    row's claim, so later copies need not read the collection."""
     if record.state is not JobState.WAITING:
         return record
 
     def claim(pair: PairRecord) -> PairRecord | None:
         decision = admit(pair.state, record.job_id, record.source_created_at)
         if decision.admission is Admission.ADMIT and pair.state.active_job_id != record.job_id:
-            return pair.evolve(
+            claimed = pair.evolve(
                 state=PairState(record.job_id, record.source_created_at, pair.state.watermark)
             )
+            return with_source_facts(claimed, source_facts)
         return None
 
     pair, _ = await services.pairs.update_pair(
@@ -120,7 +141,14 @@ async def release_and_promote(services: Services, record: JobRecord) -> None:
 
     def free(pair: PairRecord) -> PairRecord | None:
         after = release(pair.state, record.job_id, record.source_created_at, succeeded)
-        return None if after == pair.state else pair.evolve(state=after)
+        if after == pair.state:
+            return None
+        # A copy that succeeded proves its target collection exists for this source; any
+        # other end forgets it, so the next copy checks the target collection again.
+        verified = record.target_collection_id if succeeded else None
+        if record.options.creates_in_target:
+            verified = pair.verified_target_collection_id
+        return pair.evolve(state=after, verified_target_collection_id=verified)
 
     await services.pairs.update_pair(record.source_collection_id, record.target_region, free)
     await promote_waiting(services, record.pair_key)

@@ -63,15 +63,23 @@ class KnownRows(Generic[T]):
 
     def __init__(self, limit: int = 1024) -> None:
         self._limit = limit
-        self._rows: OrderedDict[str, tuple[T, str]] = OrderedDict()
+        # A None ETag: the row was found missing (an update then tries an insert first).
+        self._rows: OrderedDict[str, tuple[T, str | None]] = OrderedDict()
 
-    def get(self, key: str) -> tuple[T, str] | None:
+    def get(self, key: str) -> tuple[T, str | None] | None:
         return self._rows.get(key)
 
     def remember(self, key: str, value: T | None, tag: str | None) -> None:
         if value is None or tag is None:
             self._rows.pop(key, None)
             return
+        self._keep(key, value, tag)
+
+    def remember_missing(self, key: str, empty: T) -> None:
+        """The row did not exist when read: `empty` stands for it until it is written."""
+        self._keep(key, empty, None)
+
+    def _keep(self, key: str, value: T, tag: str | None) -> None:
         self._rows[key] = (value, tag)
         self._rows.move_to_end(key)
         while len(self._rows) > self._limit:
@@ -87,7 +95,7 @@ async def update(
     decide: Callable[[T | None], T | None],
     *,
     what: str,
-    known: tuple[T, str] | None = None,
+    known: tuple[T, str | None] | None = None,
 ) -> tuple[T | None, bool]:
     """Apply `decide` under the row's ETag until it sticks.
 

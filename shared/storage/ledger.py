@@ -86,6 +86,7 @@ def to_entity(record: JobRecord) -> dict[str, Any]:
         "SourceVmKey": record.options.source_vm_id.lower() if record.options.source_vm_id else None,
         "NextAttemptAt": iso(record.next_attempt_at),
         "History": json.dumps([r.to_json() for r in record.history]) if record.history else None,
+        "TargetCollectionVerified": True if record.target_collection_verified else None,
     }
     return {k: v for k, v in entity.items() if v is not None}
 
@@ -132,6 +133,7 @@ def from_entity(entity: Mapping[str, Any]) -> JobRecord:
         else NO_OPTIONS,
         next_attempt_at=from_iso(entity.get("NextAttemptAt")),
         history=tuple(RunSummary.from_json(r) for r in json.loads(entity.get("History") or "[]")),
+        target_collection_verified=bool(entity.get("TargetCollectionVerified", False)),
     )
 
 

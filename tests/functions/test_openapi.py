@@ -177,11 +177,13 @@ async def test_copies_answers(
     other = seed_source(fn_app.stack.arm_endpoint, data_disks=0)
     other_request = {"sourceRestorePointId": other.restore_point_id, "targetRegion": TARGET_REGION}
     match = {"pathContains": other.restore_point_id.rsplit("/", 3)[1]}
-    emulator.add_fault(operation="RestorePoints_Get", kind="http", status=403, times=1, match=match)
+    # A collection the app has not seen yet is read with its restore points (one GET).
+    read = "RestorePointCollections_Get"
+    emulator.add_fault(operation=read, kind="http", status=403, times=1, match=match)
     refused = await _post(fn_app, other_request)
     assert answers.check("copies_create", refused)["status"] == 502
     emulator.add_fault(
-        operation="RestorePoints_Get", kind="http", status=429, retryAfter=120, times=1, match=match
+        operation=read, kind="http", status=429, retryAfter=120, times=1, match=match
     )
     throttled = await _post(fn_app, other_request)
     assert answers.check("copies_create", throttled)["status"] == 503

@@ -52,26 +52,22 @@ async def test_a_completed_copy_makes_at_most_four_arm_calls_outside_the_polls(
     first, second = source.restore_point_ids
     name = source.collection_id.rsplit("/", 1)[-1]
 
-    # The first copy from a collection this process has not seen: intake reads the source
-    # restore point (its region is in sourceMetadata) and, once, the source collection for
-    # the lineage (its VM); ensure-target reads and creates the target; start-copy only PUTs.
+    # The first copy from a collection the app has not seen: intake reads the source
+    # collection with its restore points (region, lineage and the restore point in one GET);
+    # ensure-target reads and creates the target; start-copy only PUTs.
     made, _ = await _copy_and_count(fn_app, first)
     assert made == {
-        "RestorePoints_Get": 1,
-        "RestorePointCollections_Get": 2,
+        "RestorePointCollections_Get?$expand=restorePoints": 1,
+        "RestorePointCollections_Get": 1,
         "RestorePointCollections_CreateOrUpdate": 1,
         "RestorePoints_Create": 1,
     }
 
-    # Every later copy of the collection (hourly restore points of the same VM): the source
-    # collection's facts are known and the target exists.
+    # Every later copy of the collection (hourly restore points of the same VM): the pair row
+    # holds the source collection's facts and the target collection the last copy went into.
     seen_before = len(emulator_calls(fn_app, name))
     made, polls = await _copy_and_count(fn_app, second)
-    assert made == {
-        "RestorePoints_Get": 1,
-        "RestorePointCollections_Get": 1,
-        "RestorePoints_Create": 1,
-    }
+    assert made == {"RestorePoints_Get": 1, "RestorePoints_Create": 1}
     assert sum(made.values()) <= MAX_ARM_CALLS_OUTSIDE_POLLS
 
     # The emulator saw the same: the collection names carry the VM's unique name.

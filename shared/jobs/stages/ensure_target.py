@@ -20,8 +20,6 @@ from shared.services import Services
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
     if record.options.creates_in_target:
         return await create_target.ensure(services, message, record)
-    arm = services.arm
-    cid = message.correlation_id
     source = message.source
     if record.source_region is not None:
         # Intake already checked the source (exists, not a copy, another region) and recorded
@@ -36,6 +34,36 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         message.target_resource_group,
         message.target_collection_name,
     )
+    if not skips_target_check(record):
+        await ensure_collection(services, message, record, target)
+
+    return step(
+        Result.ADVANCED,
+        {
+            "state": JobState.STARTING,
+            "target_collection_id": str(target),
+            "source_region": source_region,
+            "source_created_at": created_at or record.source_created_at,
+        },
+        send(Stage.START_COPY),
+    )
+
+
+def skips_target_check(record: JobRecord) -> bool:
+    """The pair's last successful copy went into this very collection (intake checked), and
+    no copied tags may have changed since: reading the collection again would only cost an ARM
+    call. If it was deleted meanwhile, the copy PUT's 404 brings start-copy back here."""
+    return record.target_collection_verified and record.options.copy_tags is None
+
+
+async def ensure_collection(
+    services: Services, message: JobMessage, record: JobRecord, target: CollectionId
+) -> None:
+    """Create the target collection, or check that the existing one is ours to copy into
+    and give it the tags it lacks."""
+    arm = services.arm
+    cid = message.correlation_id
+    source = message.source
     existing = await arm.get_or_none(
         str(target), operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET, correlation_id=cid
     )
@@ -52,17 +80,6 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         await target_inputs.update_if_missing(
             services, message, target, existing, tags, str(source.collection)
         )
-
-    return step(
-        Result.ADVANCED,
-        {
-            "state": JobState.STARTING,
-            "target_collection_id": str(target),
-            "source_region": source_region,
-            "source_created_at": created_at or record.source_created_at,
-        },
-        send(Stage.START_COPY),
-    )
 
 
 async def _check_source(services: Services, message: JobMessage) -> tuple[str, datetime | None]:

@@ -12,12 +12,13 @@ import random
 from datetime import timedelta
 
 from shared.arm import bodies
+from shared.arm.client import ArmResponse
 from shared.arm.operations import ArmOperation
-from shared.errors import ArmError, StageFailure
-from shared.jobs.stages import create_target, target_inputs
+from shared.errors import ArmError, ArmNotFound, StageFailure
+from shared.jobs.stages import create_target, ensure_target, target_inputs
 from shared.jobs.stages.step import Announce, Result, Step, send, step
 from shared.model.events import EventType
-from shared.model.ids import CollectionId, same_id
+from shared.model.ids import CollectionId, RestorePointId, same_id
 from shared.model.job import JobRecord, JobState
 from shared.model.message import JobMessage, Stage
 from shared.services import Services
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 async def run(services: Services, message: JobMessage, record: JobRecord) -> Step:
     if record.options.creates_in_target:
         return await create_target.start(services, message, record)
-    arm = services.arm
-    cid = message.correlation_id
     assert record.target_collection_id, "ensure-target sets the target collection"
     target_rp = CollectionId.parse(record.target_collection_id).restore_point(
         message.target_restore_point_name
@@ -50,12 +49,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
             return _wait_for_budget(services, message, wait)
     else:
         try:
-            response = await arm.put(
-                str(target_rp),
-                await target_inputs.copy_body(services, message, record),
-                operation=ArmOperation.RESTORE_POINTS_CREATE,
-                correlation_id=cid,
-            )
+            response = await _copy_put(services, message, record, target_rp)
             operation_url = response.headers.get("azure-asyncoperation") or operation_url
         except ArmError as exc:
             # Another delivery of this step may have created it (Azure refuses to update an
@@ -82,6 +76,33 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
         ),
         Announce(EventType.STARTED),
     )
+
+
+async def _copy_put(
+    services: Services, message: JobMessage, record: JobRecord, target_rp: RestorePointId
+) -> ArmResponse:
+    """The copy PUT. When ensure-target skipped reading the target collection (the pair's last
+    copy proved it), a 404 means it was deleted since: make it again, then PUT once more."""
+    body = await target_inputs.copy_body(services, message, record)
+
+    async def put() -> ArmResponse:
+        return await services.arm.put(
+            str(target_rp),
+            body,
+            operation=ArmOperation.RESTORE_POINTS_CREATE,
+            correlation_id=message.correlation_id,
+        )
+
+    try:
+        return await put()
+    except ArmNotFound:
+        if not ensure_target.skips_target_check(record):
+            raise
+    log.info(
+        "job %s: target collection %s is gone; creating it", message.job_id, target_rp.collection
+    )
+    await ensure_target.ensure_collection(services, message, record, target_rp.collection)
+    return await put()
 
 
 def _copies(body: object, message: JobMessage) -> bool:
