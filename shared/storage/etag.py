@@ -44,7 +44,8 @@ async def write_entity(table: TableClient, entity: dict[str, Any], etag: str | N
     """Insert (no ETag: the row must not exist) or replace if the ETag still matches; returns
     the row's new ETag."""
     if etag is None:
-        stored = await table.create_entity(entity)
+        # Insert Entity echoes the row back unless told not to; only its ETag is used here.
+        stored = await table.create_entity(entity, response_preference="return-no-content")
     else:
         stored = await table.update_entity(
             entity,

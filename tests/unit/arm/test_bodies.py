@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.arm import bodies
 from shared.arm.bodies import restore_point_view, restore_points_of, target_collection_view
 from shared.model.resources import RestorePointView, TargetCollectionView
 from tests.unit.rules.test_sweep_plan import EXAMPLE, SRC_RPC, TGT_RPC, at, src, tgt
@@ -120,3 +121,49 @@ def test_missing_target_collection() -> None:
     view = TargetCollectionView.missing(TGT_RPC)
     assert (view.exists, view.managed, view.restore_points) == (False, False, ())
     assert target_collection_view({}, TGT_RPC).id == TGT_RPC
+
+
+# -- a restore point as its collection lists it (`$expand=restorePoints`) --------------------
+
+_LISTED = {
+    "properties": {
+        "restorePoints": [
+            "not an object",
+            {"id": "/x/restorePointCollections/c/restorePoints/other", "properties": {}},
+            {"name": "RP1", "properties": {"sourceMetadata": {"vmId": "guid-1"}}},
+            {"id": "/x/restorePointCollections/c/restorePoints/rp2", "properties": {}},
+        ]
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [("rp1", "RP1"), ("RP1", "RP1"), ("rp2", "rp2"), ("missing", None)],
+)
+def test_contained_restore_point_is_found_by_name_case_insensitively(
+    name: str, found: str | None
+) -> None:
+    item = bodies.contained_restore_point(_LISTED, name)
+    got = None if item is None else (item.get("name") or item["id"].rsplit("/", 1)[-1])
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    "collection", [None, {}, {"properties": {}}, {"properties": {"restorePoints": "x"}}]
+)
+def test_a_collection_without_a_list_contains_nothing(collection: object) -> None:
+    assert bodies.contained_restore_point(collection, "rp1") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "guid"),
+    [
+        ({"properties": {"sourceMetadata": {"vmId": "guid-1"}}}, "guid-1"),
+        ({"properties": {"sourceMetadata": {}}}, None),
+        ({"properties": {}}, None),
+        (None, None),
+    ],
+)
+def test_source_vm_guid(body: object, guid: str | None) -> None:
+    assert bodies.source_vm_guid(body) == guid

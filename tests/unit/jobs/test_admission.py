@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.jobs.admission import admit_job, promote_waiting, release_and_promote
+from shared.arm.source_check import CollectionFacts
+from shared.jobs.admission import (
+    admit_job,
+    promote_waiting,
+    release_and_promote,
+    stored_source_facts,
+)
 from shared.jobs.outbox import STALE_OUTBOX_SECONDS, deliver, outbox_is_stale
 from shared.model.events import EventType, encode, job_event
 from shared.model.ids import RestorePointId
@@ -200,3 +206,37 @@ async def test_deliver_leaves_a_row_that_moved_on_alone(make_services: MakeServi
     await services.ledger.update(record.job_id, lambda r: r.evolve(step=r.step + 1))
     await deliver(services, record)
     assert not (await services.ledger.get(record.job_id)).outbox_sent
+
+
+# -- what the pair row keeps for later copies ------------------------------------------------
+
+FACTS = CollectionFacts("eastus", "/subscriptions/x/resourceGroups/rg/providers/vm1", "guid-1")
+TARGET = f"{RPC.replace('/rg/', '/rg-dr/')}-westus"
+
+
+async def test_the_claim_stores_the_source_collection_facts(make_services: MakeServices) -> None:
+    services = await make_services()
+    await admit_job(services, await stored(services, waiting("rp1", 0)), source_facts=FACTS)
+    pair = await services.pairs.get(RPC, "westus")
+    assert stored_source_facts(pair) == FACTS
+    # A job that only waits writes nothing: the facts stay as they are.
+    await admit_job(services, await stored(services, waiting("rp2", 60)), source_facts=None)
+    assert stored_source_facts(await services.pairs.get(RPC, "westus")) == FACTS
+
+
+@pytest.mark.parametrize(
+    ("end", "verified"),
+    [(JobState.SUCCEEDED, TARGET), (JobState.FAILED, None), (JobState.CANCELLED, None)],
+)
+async def test_release_records_the_target_of_a_successful_copy_only(
+    make_services: MakeServices, end: JobState, verified: str | None
+) -> None:
+    services = await make_services()
+    first = await admit_job(services, await stored(services, waiting("rp1", 0)))
+    ended, _ = await services.ledger.update(
+        first.job_id,
+        lambda r: r.evolve(state=end, finished_at=T0, target_collection_id=TARGET),
+    )
+    assert ended is not None
+    await release_and_promote(services, ended)
+    assert (await services.pairs.get(RPC, "westus")).verified_target_collection_id == verified

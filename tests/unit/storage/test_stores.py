@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.core.exceptions import ResourceModifiedError
 
 from shared.errors import StoreConflict
 from shared.rules.copy_rules import PairState
@@ -105,3 +106,67 @@ async def test_the_etag_loop_gives_up_with_a_store_conflict() -> None:
     with pytest.raises(StoreConflict, match="too many concurrent updates"):
         await etag.update(read, write, lambda v: (v or 0) + 1, what="row x")
     assert writes == etag.MAX_ATTEMPTS
+
+
+async def test_a_pair_read_as_missing_is_inserted_without_reading_again(
+    make_services: MakeServices,
+) -> None:
+    services = await make_services()
+    empty = await services.pairs.get(SRC, "eastus2")
+    assert empty.state == PairState()
+    reads: list[int] = []
+    original = services.pairs._read
+
+    async def counting_read(*args: object) -> tuple[PairRecord, str | None]:
+        reads.append(1)
+        return await original(*args)  # type: ignore[arg-type]
+
+    services.pairs._read = counting_read  # type: ignore[method-assign]
+    _, changed = await services.pairs.update_pair(
+        SRC,
+        "eastus2",
+        lambda p: p.evolve(source_location="eastus", source_vm_id="vm", source_vm_guid="g"),
+    )
+    assert changed
+    assert reads == []  # the insert went out on what get() found
+    again = await services.pairs.get(SRC, "eastus2")
+    assert (again.source_location, again.source_vm_id, again.source_vm_guid) == (
+        "eastus",
+        "vm",
+        "g",
+    )
+
+
+async def test_a_pair_remembered_missing_but_inserted_meanwhile_is_read_and_kept(
+    make_services: MakeServices,
+) -> None:
+    """Another instance inserted the row after this one found it missing: the insert fails on
+    the existing row, which is then read and updated, losing neither write."""
+    services = await make_services()
+    empty = await services.pairs.get(SRC, "eastus2")
+    # Another instance's insert, straight to the table (this process does not see it).
+    theirs = empty.evolve(verified_target_collection_id=SRC + "-eastus2")
+    await etag.write_entity(services.pairs.table, theirs.to_entity(), None)
+    stored, changed = await services.pairs.update_pair(
+        SRC, "eastus2", lambda p: p.evolve(state=PairState("job-1", T0, None))
+    )
+    assert changed
+    assert stored.verified_target_collection_id == SRC + "-eastus2"
+    assert stored.state.active_job_id == "job-1"
+
+
+async def test_an_inserted_row_is_updated_with_the_etag_of_its_insert(
+    make_services: MakeServices,
+) -> None:
+    """Inserts ask for no content back: the ETag header alone must guard the next write."""
+    services = await make_services()
+    table = services.pairs.table
+    await services.pairs.ensure_table()
+    row = {"PartitionKey": "t", "RowKey": "r1", "Value": 1}
+    tag = await etag.write_entity(table, row, None)
+    assert tag
+    new_tag = await etag.write_entity(table, {**row, "Value": 2}, tag)
+    assert new_tag
+    assert new_tag != tag
+    with pytest.raises(ResourceModifiedError):
+        await etag.write_entity(table, {**row, "Value": 3}, tag)
