@@ -4,19 +4,27 @@ request log (every request whose path names the copy's VM). Issue #3: at most 4.
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
 from arm_emulator.control import EmulatorControl
-from devstack.stack import Stack
+from devstack.stack import EMULATOR_TOKEN, Stack
+from shared.arm import bodies, source_check
 from shared.arm.client import call_counts
+from shared.arm.operations import ArmOperation
 from shared.jobs.stages import dispatch as stages
 from shared.jobs.stages import start_copy
 from shared.jobs.stages.step import Result
-from shared.model.ids import CollectionId
+from shared.model.ids import CollectionId, RestorePointId
 from shared.model.job import JobRecord, JobState
+from shared.model.keys import job_id_for
 from shared.model.message import JobMessage, Stage, decode_message
-from shared.services import Services
+from shared.services import Services, get_services
+from shared.settings import DEFAULT_ARM_API_VERSION
 from tests.conftest import MakeServices
 from tests.functions.conftest import FunctionApp
 from tests.functions.test_queue_functions import _request, pump
@@ -130,3 +138,100 @@ async def test_start_copy_of_a_new_target_restore_point_only_puts(
     made = {op: n - before.get(op, 0) for op, n in call_counts().items() if n != before.get(op, 0)}
     assert step.result is Result.ADVANCED
     assert made == {"RestorePoints_Create": 1}
+
+
+# -- later copies in another process, and a target collection deleted in between ----------------
+
+
+async def _cold_process() -> None:
+    """What a new worker process starts with: no clients, no remembered rows or collections."""
+    import shared.services
+
+    if shared.services._services is not None:
+        await shared.services._services.close()
+    shared.services._services = None
+    source_check._KNOWN_COLLECTIONS.clear()
+
+
+def _delete_collection(stack: Stack, collection_id: str) -> None:
+    """Someone deletes the target collection (the app itself never does): a raw ARM DELETE."""
+    url = f"{stack.arm_endpoint}{collection_id}"
+    params = {"api-version": DEFAULT_ARM_API_VERSION}
+    headers = {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
+    with httpx.Client(headers=headers, params=params, timeout=30, trust_env=False) as arm:
+        assert arm.delete(url).status_code in (200, 202, 204)
+        deadline = time.monotonic() + 30
+        while arm.get(url).status_code != 404:
+            assert time.monotonic() < deadline, f"{collection_id} was not deleted"
+            time.sleep(0.2)
+
+
+async def test_a_later_copy_in_a_new_process_reads_neither_collection(
+    fn_app: FunctionApp,
+) -> None:
+    """The pair row, not process memory, holds what a later copy needs: the source collection's
+    region and VM (lineage) and the target collection the last copy went into."""
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, restore_points=2)
+    first, second = source.restore_point_ids
+    await _copy_and_count(fn_app, first)
+    await _cold_process()
+    made, _ = await _copy_and_count(fn_app, second)
+    assert made == {"RestorePoints_Get": 1, "RestorePoints_Create": 1}
+    job = await (await get_services()).ledger.get(
+        job_id_for(RestorePointId.parse(second), "westus")
+    )
+    assert job is not None
+    assert job.options.source_vm_id == source.vm_id  # lineage from the pair row
+    assert job.target_collection_verified
+
+
+async def test_a_target_collection_deleted_between_copies_is_made_again(
+    fn_app: FunctionApp,
+) -> None:
+    """ensure-target skipped the read (the last copy proved the collection); the copy PUT's
+    404 leads back to creating it, with its tags, and the copy goes on."""
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, restore_points=2)
+    first, second = source.restore_point_ids
+    await _copy_and_count(fn_app, first)
+    services = await get_services()
+    done = await services.ledger.get(job_id_for(RestorePointId.parse(first), "westus"))
+    assert done is not None
+    assert done.target_collection_id
+    target = done.target_collection_id
+    _delete_collection(fn_app.stack, target)
+
+    seen_before = len(emulator_calls(fn_app, target))
+    made, _ = await _copy_and_count(fn_app, second)
+    assert made == {
+        "RestorePoints_Get": 1,
+        "RestorePoints_Create": 2,  # 404, then 201 into the new collection
+        "RestorePointCollections_Get": 1,  # 404
+        "RestorePointCollections_CreateOrUpdate": 1,
+    }
+    on_target = [(r["method"], r["status"]) for r in emulator_calls(fn_app, target)[seen_before:]]
+    assert on_target[:4] == [("PUT", 404), ("GET", 404), ("PUT", 201), ("PUT", 201)]
+    body = await services.arm.get(target, operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET)
+    assert bodies.collection_source_id(body) == source.collection_id
+    assert bodies.collection_tags(body)  # lineage and managed tags, as on a first creation
+
+
+async def test_a_missing_restore_point_of_a_known_collection_is_still_a_422(
+    fn_app: FunctionApp,
+) -> None:
+    source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, restore_points=1)
+    missing = source.collection_id + "/restorePoints/never-made"
+
+    async def post_missing() -> dict[str, Any]:
+        body = json.dumps({"sourceRestorePointId": missing, "targetRegion": "westus"}).encode()
+        response = await fn_app.http("copies_create", "POST", "/api/copies", body=body)
+        assert response.status_code == 422
+        assert response.mimetype == "application/problem+json"
+        return json.loads(response.get_body())
+
+    # The collection not seen yet: read with its restore points, the one asked for not among
+    # them; its own GET (404) has the last word.
+    first = await post_missing()
+    assert first["title"] == "Source restore point not found"
+    await _copy_and_count(fn_app, source.restore_point_id)
+    # Now the collection's facts are known: the restore point's GET alone, the same answer.
+    assert await post_missing() == first
