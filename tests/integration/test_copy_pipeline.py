@@ -230,3 +230,43 @@ def test_a_replication_failure_is_followed_by_a_run_that_succeeds(
         ("com.example.rpcopy.copy.started", 2),
         ("com.example.rpcopy.copy.succeeded", 2),
     ]
+
+
+def test_later_copies_skip_the_collection_reads_and_survive_a_deleted_target(
+    api: httpx.Client, arm: httpx.Client, emulator: EmulatorControl, stack: Stack
+) -> None:
+    """Through the local host: a later copy of a collection reads only its restore point and
+    PUTs the copy; with the target collection deleted meanwhile, the PUT's 404 leads back to
+    creating it and the copy still succeeds."""
+    source = seed_source(stack.arm_endpoint, data_disks=0, restore_points=3)
+    first, second, third = source.restore_point_ids
+    name = source.collection_id.rsplit("/", 1)[-1]
+
+    def calls_since(start: int) -> list[tuple[str, int]]:
+        seen = [r for r in emulator.requests() if name in r["path"]][start:]
+        return [
+            (r["operation"], r["status"])
+            for r in seen
+            if "instanceview" not in str(r.get("query") or "").lower()  # not the polls
+        ]
+
+    done = wait_until_done(api, request_copy(api, first)["id"])
+    assert done["state"] == "Succeeded", done
+    start = len([r for r in emulator.requests() if name in r["path"]])
+    done = wait_until_done(api, request_copy(api, second)["id"])
+    assert done["state"] == "Succeeded", done
+    assert calls_since(start) == [("RestorePoints_Get", 200), ("RestorePoints_Create", 201)]
+
+    target = done["targetCollectionId"]
+    assert arm.delete(target).status_code in (200, 202, 204)
+    wait_for(lambda: arm.get(target).status_code == 404 or None, timeout=30, what="the delete")
+    start = len([r for r in emulator.requests() if name in r["path"]])
+    done = wait_until_done(api, request_copy(api, third)["id"])
+    assert done["state"] == "Succeeded", done
+    assert calls_since(start)[1:] == [
+        ("RestorePoints_Create", 404),
+        ("RestorePointCollections_Get", 404),
+        ("RestorePointCollections_CreateOrUpdate", 201),
+        ("RestorePoints_Create", 201),
+    ]
+    assert arm.get(target).json()["properties"]["source"]["id"] == source.collection_id
