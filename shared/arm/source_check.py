@@ -22,8 +22,8 @@ from shared.model.ids import RestorePointId
 @dataclass(frozen=True)
 class CollectionFacts:
     """What never changes about a source collection: its region and its VM (the lineage every
-    copy records; a restore point names its VM only by a GUID). Kept by the app (process
-    memory and the pair row) so a later copy of the collection does not read it again."""
+    copy records; a restore point names its VM only by a GUID). Kept in process memory, so a
+    later copy of the collection reads only its restore point."""
 
     region: str
     vm_id: str | None
@@ -39,7 +39,6 @@ class SourceFacts:
     created_at: datetime | None
     # The source collection's VM (`properties.source.id`), kept as lineage; None if not a VM.
     vm_id: str | None = None
-    collection: CollectionFacts | None = None
 
 
 def _not_found(source: RestorePointId) -> SourceProblem:
@@ -56,15 +55,15 @@ async def inspect_source(
     target_region: str,
     *,
     correlation_id: str | None = None,
-    known: CollectionFacts | None = None,
 ) -> SourceFacts:
-    """Read the source restore point (and its collection unless its facts are `known` or
-    remembered); raise SourceProblem if Azure could not copy it to `target_region`.
+    """Read the source restore point (and its collection unless this process knows it); raise
+    SourceProblem if Azure could not copy it to `target_region`.
 
     One ARM call either way: the restore point alone when the collection's facts are known,
-    else the collection with its restore points (`$expand=restorePoints`), which holds both."""
+    else the collection with its restore points (`$expand=restorePoints`), which holds both
+    (a cold process reads a big collection's list once, instead of making a second call)."""
     key = str(source.collection).lower()
-    collection = known or _KNOWN_COLLECTIONS.get(key)
+    collection = _KNOWN_COLLECTIONS.get(key)
     rp: dict[str, Any] | None
     if collection is not None:
         rp = await _get_restore_point(arm, source, correlation_id)
@@ -94,7 +93,7 @@ async def inspect_source(
             "(Azure does not copy restore points within a region)",
         )
     _remember(key, collection)
-    return SourceFacts(region, bodies.time_created(rp), collection.vm_id, collection)
+    return SourceFacts(region, bodies.time_created(rp), collection.vm_id)
 
 
 async def _get_restore_point(
@@ -147,9 +146,8 @@ async def _read_collection(
     return CollectionFacts(bodies.location(rpc), bodies.collection_vm_id(rpc), vm_guid)
 
 
-# Collection id (lower-case) -> its facts, in this process (the pair row keeps them across
-# processes). A collection's location and source are fixed when it is created; a re-created
-# one is told apart by its VM's GUID (CollectionFacts.vm_guid).
+# Collection id (lower-case) -> its facts, in this process. A collection's location and source
+# are fixed when it is created; a re-created one is told apart by its VM's GUID.
 _KNOWN_COLLECTIONS: dict[str, CollectionFacts] = {}
 _KNOWN_COLLECTIONS_MAX = 4096
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from shared import telemetry
-from shared.arm.source_check import CollectionFacts
 from shared.jobs.outbox import deliver
 from shared.model import events
+from shared.model.ids import CollectionId, RestorePointId, same_id
 from shared.model.job import JobRecord, JobState, Outbound
 from shared.model.message import JobMessage, Stage
 from shared.rules.copy_rules import Admission, PairState, admit, order_waiting, release
@@ -57,37 +57,36 @@ def job_event_out(services: Services, record: JobRecord, event_type: events.Even
     return Outbound(services.settings.queues.events, events.encode(event))
 
 
-def stored_source_facts(pair: PairRecord) -> CollectionFacts | None:
-    """The source collection's facts as the pair row keeps them (None: not stored yet)."""
-    if not pair.source_location:
-        return None
-    return CollectionFacts(pair.source_location, pair.source_vm_id, pair.source_vm_guid)
-
-
-def with_source_facts(pair: PairRecord, facts: CollectionFacts | None) -> PairRecord:
-    if facts is None or stored_source_facts(pair) == facts:
-        return pair
-    return pair.evolve(
-        source_location=facts.region, source_vm_id=facts.vm_id, source_vm_guid=facts.vm_guid
+def target_collection_of(record: JobRecord) -> CollectionId:
+    """The job's target collection (in the policy's target subscription, if it names one)."""
+    source = RestorePointId.parse(record.source_restore_point_id)
+    return CollectionId.build(
+        record.options.target_subscription(source.subscription_id),
+        record.target_resource_group,
+        record.target_collection_name,
     )
 
 
-async def admit_job(
-    services: Services, record: JobRecord, *, source_facts: CollectionFacts | None = None
-) -> JobRecord:
-    """Decide a Waiting job's fate against its pair; returns the job as stored afterwards.
-    `source_facts` (what intake just read of the source collection) ride along on the pair
-    row's claim, so later copies need not read the collection."""
+def target_verified_by(pair: PairRecord, record: JobRecord) -> bool:
+    """Did the pair's last successful copy go into this job's target collection? Then this app
+    made or verified it for this very source (ensure-target need not read it again)."""
+    verified = pair.verified_target_collection_id
+    if not verified or record.options.creates_in_target:
+        return False
+    return same_id(verified, str(target_collection_of(record)))
+
+
+async def admit_job(services: Services, record: JobRecord) -> JobRecord:
+    """Decide a Waiting job's fate against its pair; returns the job as stored afterwards."""
     if record.state is not JobState.WAITING:
         return record
 
     def claim(pair: PairRecord) -> PairRecord | None:
         decision = admit(pair.state, record.job_id, record.source_created_at)
         if decision.admission is Admission.ADMIT and pair.state.active_job_id != record.job_id:
-            claimed = pair.evolve(
+            return pair.evolve(
                 state=PairState(record.job_id, record.source_created_at, pair.state.watermark)
             )
-            return with_source_facts(claimed, source_facts)
         return None
 
     pair, _ = await services.pairs.update_pair(
@@ -113,7 +112,13 @@ async def admit_job(
         if r.state is not JobState.WAITING or r.run != record.run:
             return None
         if admission is Admission.ADMIT:
-            started = r.evolve(state=JobState.QUEUED, step=r.step + 1, detail=None, updated_at=now)
+            started = r.evolve(
+                state=JobState.QUEUED,
+                step=r.step + 1,
+                detail=None,
+                updated_at=now,
+                target_collection_verified=target_verified_by(pair, r),
+            )
             return started.evolve(outbox=(first_message(started, services),), outbox_sent=False)
         ended = r.evolve(
             state=JobState.SUPERSEDED,

@@ -8,6 +8,8 @@ restore point name).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -15,16 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.arm.client import current_job_id
-from shared.arm.source_check import CollectionFacts, inspect_source
+from shared.arm.source_check import inspect_source
 from shared.errors import InvalidRequest, InvalidResourceId
-from shared.jobs.admission import admit_job, stage_message, stored_source_facts
+from shared.jobs.admission import admit_job, stage_message
 from shared.jobs.outbox import deliver, outbox_is_stale
 from shared.model.copy_options import NO_OPTIONS, CopyOptions
 from shared.model.ids import (
     MAX_RESOURCE_NAME,
-    CollectionId,
     RestorePointId,
-    same_id,
     validate_resource_group_name,
     validate_resource_name,
 )
@@ -128,6 +128,7 @@ def new_run_requested(
         source_region=source_region or existing.source_region,
         source_created_at=source_created_at or existing.source_created_at,
         history=existing.with_run_recorded(existing.state, now),
+        target_collection_verified=False,  # a new run checks its target collection again
         # The new run takes the request's options (a fixed encryption set, say); lineage once
         # known is kept.
         options=existing.options
@@ -172,16 +173,6 @@ def fresh_record(
     )
 
 
-def target_collection_of(record: JobRecord) -> CollectionId:
-    """The job's target collection (in the policy's target subscription, if it names one)."""
-    source = RestorePointId.parse(record.source_restore_point_id)
-    return CollectionId.build(
-        record.options.target_subscription(source.subscription_id),
-        record.target_resource_group,
-        record.target_collection_name,
-    )
-
-
 async def request_copy(
     services: Services,
     request: CopyRequest,
@@ -214,26 +205,27 @@ async def _request_copy(
     known_source: tuple[str, datetime | None] | None,
     source_vm_id: str | None,
 ) -> tuple[JobRecord, bool]:
-    collection_facts: CollectionFacts | None = None
-    verified_target: str | None = None
     if known_source is None:
-        # The pair row (read by admission anyway: its update then writes without reading
-        # again) keeps the source collection's facts and the last verified target collection.
-        pair = await services.pairs.get(str(request.source.collection), region)
-        verified_target = pair.verified_target_collection_id
-        # SourceProblem and ArmError go up as they are: each caller words them its own way.
-        facts = await inspect_source(
-            services.arm, request.source, region, known=stored_source_facts(pair)
+        # The pair row is read beside the source (admission needs it next: its update then
+        # writes without reading again), one round trip fewer for the caller.
+        pair_read = asyncio.ensure_future(
+            services.pairs.get(str(request.source.collection), region)
         )
+        try:
+            # SourceProblem and ArmError go up as they are: each caller words them its own way.
+            facts = await inspect_source(services.arm, request.source, region)
+        except BaseException:
+            pair_read.cancel()
+            with contextlib.suppress(BaseException):
+                await pair_read
+            raise
+        await pair_read
         known_source = (facts.region, facts.created_at)
         source_vm_id = facts.vm_id
-        collection_facts = facts.collection
     source_region, source_created_at = known_source
     options = request.options.model_copy(update={"source_vm_id": source_vm_id})
     now = services.clock()
     fresh = fresh_record(request, (region, group, name), known_source, now, options)
-    if verified_target and same_id(verified_target, str(target_collection_of(fresh))):
-        fresh = fresh.evolve(target_collection_verified=True)
 
     def restart(existing: JobRecord) -> JobRecord | None:
         if existing.state is JobState.SKIPPED_BY_SCHEDULE and request.trigger is Trigger.HTTP:
@@ -257,7 +249,7 @@ async def _request_copy(
         if record.state is JobState.RERUN_PENDING:
             await deliver(services, record)
             return record, True
-        return await admit_job(services, record, source_facts=collection_facts), True
+        return await admit_job(services, record), True
     if record.state is JobState.WAITING:
         # Admission may have been cut short by a crash; deciding again is idempotent.
         return await admit_job(services, record), False

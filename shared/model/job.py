@@ -178,9 +178,9 @@ class JobRecord:
     next_attempt_at: datetime | None = None
     # Earlier runs of this job, oldest first (the current run is the row itself).
     history: tuple[RunSummary, ...] = ()
-    # Intake found that the pair's last successful copy went into this job's target collection
-    # (the app made or verified it for this source): ensure-target skips reading it, and the
-    # copy PUT's 404 leads back to creating it if it was deleted since.
+    # Admission found that the pair's last successful copy went into this job's target
+    # collection (the app made or verified it for this source): ensure-target skips reading
+    # it, and the copy PUT's 404 leads back to creating it if it was deleted since.
     target_collection_verified: bool = False
 
     @property

@@ -28,11 +28,6 @@ class PairRecord:
     # was judged on, so each breach is announced once.
     rpo_state: str | None = None
     rpo_breach_announced_for: str | None = None
-    # What never changes about the source collection (its region, its VM and the VM's GUID),
-    # stored by the intake that first read it: later copies need not read the collection.
-    source_location: str | None = None
-    source_vm_id: str | None = None
-    source_vm_guid: str | None = None
     # The target collection the pair's last successful copy went into: this app made or
     # verified it for this source, so a later copy into it need not read it first.
     verified_target_collection_id: str | None = None
@@ -52,9 +47,6 @@ class PairRecord:
             "Watermark": iso(self.state.watermark),
             "RpoState": self.rpo_state,
             "RpoBreachAnnouncedFor": self.rpo_breach_announced_for,
-            "SourceLocation": self.source_location,
-            "SourceVmId": self.source_vm_id,
-            "SourceVmGuid": self.source_vm_guid,
             "VerifiedTargetCollectionId": self.verified_target_collection_id,
         }
         return {k: v for k, v in entity.items() if v is not None}
@@ -72,9 +64,6 @@ class PairRecord:
             ),
             rpo_state=entity.get("RpoState"),
             rpo_breach_announced_for=entity.get("RpoBreachAnnouncedFor"),
-            source_location=entity.get("SourceLocation"),
-            source_vm_id=entity.get("SourceVmId"),
-            source_vm_guid=entity.get("SourceVmGuid"),
             verified_target_collection_id=entity.get("VerifiedTargetCollectionId"),
         )
 

@@ -71,8 +71,9 @@ async def test_a_completed_copy_makes_at_most_four_arm_calls_outside_the_polls(
         "RestorePoints_Create": 1,
     }
 
-    # Every later copy of the collection (hourly restore points of the same VM): the pair row
-    # holds the source collection's facts and the target collection the last copy went into.
+    # Every later copy of the collection (hourly restore points of the same VM): the process
+    # knows the source collection, and the pair row the target collection the last copy went
+    # into (this app made it for this source), so neither is read.
     seen_before = len(emulator_calls(fn_app, name))
     made, polls = await _copy_and_count(fn_app, second)
     assert made == {"RestorePoints_Get": 1, "RestorePoints_Create": 1}
@@ -169,19 +170,23 @@ def _delete_collection(stack: Stack, collection_id: str) -> None:
 async def test_a_later_copy_in_a_new_process_reads_neither_collection(
     fn_app: FunctionApp,
 ) -> None:
-    """The pair row, not process memory, holds what a later copy needs: the source collection's
-    region and VM (lineage) and the target collection the last copy went into."""
+    """A new process knows nothing of the collection: it reads it once with its restore points
+    (region, lineage and the restore point in one GET); the pair row tells it the target
+    collection the last copy went into, so that is not read."""
     source = seed_source(fn_app.stack.arm_endpoint, data_disks=0, restore_points=2)
     first, second = source.restore_point_ids
     await _copy_and_count(fn_app, first)
     await _cold_process()
     made, _ = await _copy_and_count(fn_app, second)
-    assert made == {"RestorePoints_Get": 1, "RestorePoints_Create": 1}
+    assert made == {
+        "RestorePointCollections_Get?$expand=restorePoints": 1,
+        "RestorePoints_Create": 1,
+    }
     job = await (await get_services()).ledger.get(
         job_id_for(RestorePointId.parse(second), "westus")
     )
     assert job is not None
-    assert job.options.source_vm_id == source.vm_id  # lineage from the pair row
+    assert job.options.source_vm_id == source.vm_id  # lineage from the collection read
     assert job.target_collection_verified
 
 

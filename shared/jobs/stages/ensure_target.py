@@ -50,7 +50,7 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
 
 
 def skips_target_check(record: JobRecord) -> bool:
-    """The pair's last successful copy went into this very collection (intake checked), and
+    """The pair's last successful copy went into this very collection (admission checked), and
     no copied tags may have changed since: reading the collection again would only cost an ARM
     call. If it was deleted meanwhile, the copy PUT's 404 brings start-copy back here."""
     return record.target_collection_verified and record.options.copy_tags is None

@@ -8,13 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.arm.source_check import CollectionFacts
-from shared.jobs.admission import (
-    admit_job,
-    promote_waiting,
-    release_and_promote,
-    stored_source_facts,
-)
+from shared.jobs.admission import admit_job, promote_waiting, release_and_promote
 from shared.jobs.outbox import STALE_OUTBOX_SECONDS, deliver, outbox_is_stale
 from shared.model.events import EventType, encode, job_event
 from shared.model.ids import RestorePointId
@@ -210,18 +204,38 @@ async def test_deliver_leaves_a_row_that_moved_on_alone(make_services: MakeServi
 
 # -- what the pair row keeps for later copies ------------------------------------------------
 
-FACTS = CollectionFacts("eastus", "/subscriptions/x/resourceGroups/rg/providers/vm1", "guid-1")
 TARGET = f"{RPC.replace('/rg/', '/rg-dr/')}-westus"
 
 
-async def test_the_claim_stores_the_source_collection_facts(make_services: MakeServices) -> None:
+async def test_a_job_into_the_last_verified_target_is_admitted_as_verified(
+    make_services: MakeServices,
+) -> None:
+    """The pair's last successful copy went into c1-westus: the next job into it skips the
+    target read; a job into another collection (or after a failure) does not."""
     services = await make_services()
-    await admit_job(services, await stored(services, waiting("rp1", 0)), source_facts=FACTS)
-    pair = await services.pairs.get(RPC, "westus")
-    assert stored_source_facts(pair) == FACTS
-    # A job that only waits writes nothing: the facts stay as they are.
-    await admit_job(services, await stored(services, waiting("rp2", 60)), source_facts=None)
-    assert stored_source_facts(await services.pairs.get(RPC, "westus")) == FACTS
+    first = await admit_job(services, await stored(services, waiting("rp1", 0)))
+    assert not first.target_collection_verified  # nothing proven yet
+    ended, _ = await services.ledger.update(
+        first.job_id,
+        lambda r: r.evolve(state=JobState.SUCCEEDED, finished_at=T0, target_collection_id=TARGET),
+    )
+    assert ended is not None
+    await release_and_promote(services, ended)
+    second = await admit_job(services, await stored(services, waiting("rp2", 60)))
+    assert second.state is JobState.QUEUED
+    assert second.target_collection_verified
+    assert (await services.ledger.get(second.job_id)).target_collection_verified
+    elsewhere = waiting("rp3", 120).evolve(target_collection_name="other-westus")
+    ended, _ = await services.ledger.update(
+        second.job_id,
+        lambda r: r.evolve(state=JobState.SUCCEEDED, finished_at=T0, target_collection_id=TARGET),
+    )
+    assert ended is not None
+    await release_and_promote(services, ended)
+    assert (await services.pairs.get(RPC, "westus")).verified_target_collection_id == TARGET
+    third = await admit_job(services, await stored(services, elsewhere))
+    assert third.state is JobState.QUEUED
+    assert not third.target_collection_verified
 
 
 @pytest.mark.parametrize(

@@ -125,16 +125,12 @@ async def test_a_pair_read_as_missing_is_inserted_without_reading_again(
     _, changed = await services.pairs.update_pair(
         SRC,
         "eastus2",
-        lambda p: p.evolve(source_location="eastus", source_vm_id="vm", source_vm_guid="g"),
+        lambda p: p.evolve(verified_target_collection_id=SRC + "-eastus2"),
     )
     assert changed
     assert reads == []  # the insert went out on what get() found
     again = await services.pairs.get(SRC, "eastus2")
-    assert (again.source_location, again.source_vm_id, again.source_vm_guid) == (
-        "eastus",
-        "vm",
-        "g",
-    )
+    assert again.verified_target_collection_id == SRC + "-eastus2"
 
 
 async def test_a_pair_remembered_missing_but_inserted_meanwhile_is_read_and_kept(
