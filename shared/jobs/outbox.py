@@ -43,9 +43,4 @@ async def deliver(services: Services, record: JobRecord) -> None:
         else:
             await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)
 
-    def mark(current: JobRecord) -> JobRecord | None:
-        if current.step != record.step or current.run != record.run or current.outbox_sent:
-            return None
-        return current.evolve(outbox_sent=True)
-
-    await services.ledger.update(record.job_id, mark)
+    await services.ledger.mark_outbox_sent(record)

@@ -202,6 +202,47 @@ async def test_deliver_leaves_a_row_that_moved_on_alone(make_services: MakeServi
     assert not (await services.ledger.get(record.job_id)).outbox_sent
 
 
+async def test_marking_sent_merges_one_property_and_keeps_the_row(
+    make_services: MakeServices,
+) -> None:
+    services = await make_services()
+    record = await stored(
+        services,
+        waiting("rp1", 0).evolve(
+            outbox=(Outbound(services.settings.queues.poll, "x"),), outbox_sent=False
+        ),
+    )
+    await services.ledger.mark_outbox_sent(record)
+    again = await services.ledger.get(record.job_id)
+    assert again == record.evolve(outbox_sent=True)
+    # The ETag the merge returned guards the next write without a read.
+    _, changed = await services.ledger.update(record.job_id, lambda r: r.evolve(detail="next"))
+    assert changed
+    assert (await services.ledger.get(record.job_id)).detail == "next"
+
+
+async def test_marking_sent_after_another_writer_decides_on_the_stored_row(
+    make_services: MakeServices,
+) -> None:
+    """Another instance moved the row on since this one wrote it: the merge's ETag fails and
+    the mark is decided on the row as stored (a later step's outbox stays unsent)."""
+    services = await make_services()
+    record = await stored(
+        services,
+        waiting("rp1", 0).evolve(
+            outbox=(Outbound(services.settings.queues.poll, "x"),), outbox_sent=False
+        ),
+    )
+    moved = record.evolve(step=record.step + 1)
+    # Straight to the table: this process's memory of the row is now stale.
+    await services.ledger.overwrite(moved)
+    services.ledger.known.remember(
+        record.job_id, record, "W/\"datetime'2000-01-01T00%3A00%3A00Z'\""
+    )
+    await services.ledger.mark_outbox_sent(record)
+    assert not (await services.ledger.get(record.job_id)).outbox_sent
+
+
 # -- what the pair row keeps for later copies ------------------------------------------------
 
 TARGET = f"{RPC.replace('/rg/', '/rg-dr/')}-westus"
