@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+# httpx imports httpcore (its connection pools) only when the first client is made, which is
+# inside the first request: import it with the app instead, so that request does not wait on it.
+import httpcore  # noqa: F401
 import httpx
 import stamina
 from opentelemetry.trace import SpanKind
@@ -31,7 +34,6 @@ from shared import telemetry
 from shared.arm import bodies
 from shared.arm.auth import TokenSource
 from shared.arm.operations import ArmOperation
-from shared.arm.transport import AiohttpTransport
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
 from shared.settings import ArmSettings
 
@@ -128,8 +130,10 @@ class ArmClient:
                 settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)
             ),
             follow_redirects=False,  # a redirect could carry the token elsewhere
-            # aiohttp's pool under httpx's API (shared/arm/transport.py says why).
-            transport=transport or AiohttpTransport(),
+            transport=transport,
+            # Keep every connection a burst opened (httpx keeps 20 of its 100): a burst of
+            # copies would otherwise pay a new connection (a TLS handshake) for most calls.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 
