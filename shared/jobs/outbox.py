@@ -43,4 +43,10 @@ async def deliver(services: Services, record: JobRecord) -> None:
         else:
             await services.queues.send(item.queue, item.text, delay_seconds=item.delay_seconds)
 
-    await services.ledger.mark_outbox_sent(record)
+    def mark(current: JobRecord) -> JobRecord | None:
+        if current.step != record.step or current.run != record.run or current.outbox_sent:
+            return None
+        return current.evolve(outbox_sent=True)
+
+    # Usually a merge of the one column (the ledger knows the row it just wrote).
+    await services.ledger.update(record.job_id, mark)

@@ -56,6 +56,22 @@ async def write_entity(table: TableClient, entity: dict[str, Any], etag: str | N
     return stored.get("etag") if isinstance(stored, dict) else None
 
 
+async def write_changes(
+    table: TableClient, entity: dict[str, Any], etag: str | None, base: dict[str, Any] | None
+) -> str | None:
+    """As `write_entity`; when `base` is what the row holds at `etag` and no column is gone,
+    only the columns that changed are merged, under the same ETag (so the result is the same
+    row, for a fraction of the bytes and the serializing)."""
+    if etag is None or base is None or any(name not in entity for name in base):
+        return await write_entity(table, entity, etag)
+    keys = ("PartitionKey", "RowKey")
+    changed = {k: v for k, v in entity.items() if k in keys or base.get(k) != v}
+    stored = await table.update_entity(
+        changed, mode=UpdateMode.MERGE, etag=etag, match_condition=MatchConditions.IfNotModified
+    )
+    return stored.get("etag") if isinstance(stored, dict) else None
+
+
 class KnownRows(Generic[T]):
     """The row this process last read or wrote under each key, with its ETag (the newest
     `limit` keys). An update tries its write on the remembered row first: the ETag makes that

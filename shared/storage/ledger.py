@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
 )
 from azure.data.tables import TableErrorCode, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableServiceClient
@@ -272,8 +269,12 @@ class Ledger(TableStore):
         missing. Returns the record as stored afterwards and whether this call changed it."""
 
         async def write(record: JobRecord, tag: str | None) -> None:
+            # What the row holds at `tag`, if this process wrote or read that very version:
+            # then only the changed columns go out.
+            known = self.known.get(job_id)
+            base = to_entity(known[0]) if known is not None and known[1] == tag else None
             try:
-                new_tag = await etag.write_entity(self.table, to_entity(record), tag)
+                new_tag = await etag.write_changes(self.table, to_entity(record), tag, base)
             except Exception:
                 self.known.forget(job_id)
                 raise
@@ -287,42 +288,6 @@ class Ledger(TableStore):
             what=f"ledger row {job_id}",
             known=self.known.get(job_id),
         )
-
-    async def mark_outbox_sent(self, record: JobRecord) -> None:
-        """Mark `record`'s outbox sent if the row is still at its run and step.
-
-        The row as this process last wrote it is usually that very step: then one property is
-        merged under its ETag (the same guard as a full write, a fraction of the bytes). Any
-        doubt (not remembered, or changed since) takes the full read-modify-write."""
-
-        def mark(current: JobRecord) -> JobRecord | None:
-            if current.step != record.step or current.run != record.run or current.outbox_sent:
-                return None
-            return current.evolve(outbox_sent=True)
-
-        known = self.known.get(record.job_id)
-        marked = mark(known[0]) if known is not None and known[1] is not None else None
-        if known is not None and known[1] is not None and marked is not None:
-            entity = {
-                "PartitionKey": partition_of(record.job_id),
-                "RowKey": record.job_id,
-                "OutboxSent": True,
-            }
-            try:
-                stored = await self.table.update_entity(
-                    entity,
-                    mode=UpdateMode.MERGE,
-                    etag=known[1],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-                self.known.remember(record.job_id, marked, stored.get("etag"))
-                return
-            except ResourceModifiedError:
-                self.known.forget(record.job_id)  # changed since: decide on the row as stored
-            except ResourceNotFoundError:
-                self.known.forget(record.job_id)
-                return
-        await self.update(record.job_id, mark)
 
     async def put_new_or_replace_failed(
         self, record: JobRecord, *, restart: Callable[[JobRecord], JobRecord | None]

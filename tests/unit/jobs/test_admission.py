@@ -202,7 +202,7 @@ async def test_deliver_leaves_a_row_that_moved_on_alone(make_services: MakeServi
     assert not (await services.ledger.get(record.job_id)).outbox_sent
 
 
-async def test_marking_sent_merges_one_property_and_keeps_the_row(
+async def test_an_update_of_a_known_row_merges_what_changed_and_keeps_the_rest(
     make_services: MakeServices,
 ) -> None:
     services = await make_services()
@@ -212,16 +212,19 @@ async def test_marking_sent_merges_one_property_and_keeps_the_row(
             outbox=(Outbound(services.settings.queues.poll, "x"),), outbox_sent=False
         ),
     )
-    await services.ledger.mark_outbox_sent(record)
+    await deliver(services, record)  # marks the outbox sent: one column changed
     again = await services.ledger.get(record.job_id)
     assert again == record.evolve(outbox_sent=True)
+    # A column gone (the detail cleared) is a full write: the row holds no stale value.
+    await services.ledger.update(record.job_id, lambda r: r.evolve(detail=None))
+    assert (await services.ledger.get(record.job_id)).detail is None
     # The ETag the merge returned guards the next write without a read.
     _, changed = await services.ledger.update(record.job_id, lambda r: r.evolve(detail="next"))
     assert changed
     assert (await services.ledger.get(record.job_id)).detail == "next"
 
 
-async def test_marking_sent_after_another_writer_decides_on_the_stored_row(
+async def test_a_merge_on_a_row_changed_since_decides_on_the_stored_row(
     make_services: MakeServices,
 ) -> None:
     """Another instance moved the row on since this one wrote it: the merge's ETag fails and
@@ -239,7 +242,7 @@ async def test_marking_sent_after_another_writer_decides_on_the_stored_row(
     services.ledger.known.remember(
         record.job_id, record, "W/\"datetime'2000-01-01T00%3A00%3A00Z'\""
     )
-    await services.ledger.mark_outbox_sent(record)
+    await deliver(services, record)
     assert not (await services.ledger.get(record.job_id)).outbox_sent
 
 
