@@ -28,9 +28,13 @@ from shared.rules.poll_rhythm import Arc, Fit, Point, fit
 GRID_POINTS = 40  # phases tried: one every interval/40 (15 s for Azure's 10 minutes)
 # Above half a grid step: the phase on the grid nearest the true one always fits.
 TOLERANCE_FRACTION = 0.02
-# The earliest possible end is seen within this many seconds (plus the tolerance).
-LAG_TARGET_SECONDS = 100.0
-_JUST_AFTER_SECONDS = 2.0  # past the tolerance: the publish has surely happened
+# The earliest possible end is seen within the lag target (PollSettings.lag_target_seconds)
+# plus the tolerance and this: past the tolerance, the publish has surely happened.
+_JUST_AFTER_SECONDS = 2.0
+_MOST_TICKS = 400  # end publishes listed per phase (a 3-day spread)
+_PROBE_MARGIN = 0.0  # watching polls a probe must save beyond itself
+_HORIZON_SHARES = (0.25, 0.5, 0.75, 0.9, 0.97)
+_TICKS_AHEAD = 6
 _MAX_OUTCOMES = 40  # values a poll can show under one phase, beyond which a probe is not scored
 
 
@@ -139,13 +143,15 @@ def end_candidates(found: Sequence[Phase], interval: float, last_poll: float) ->
     return sum(high - low + 1 for low, high in (end_ticks(p, interval, last_poll) for p in found))
 
 
-def watch_time(found: Sequence[Phase], interval: float, last_poll: float) -> float:
+def watch_time(
+    found: Sequence[Phase], interval: float, last_poll: float, lag_target: float
+) -> float:
     """When to look for the earliest end: just after the earliest publish that can be the
     copy's last under any phase left, and the ones under other phases that fall at most
-    `LAG_TARGET_SECONDS` after it (one poll sees them all, none later than that)."""
+    `lag_target` seconds after it (one poll sees them all, none later than that)."""
     ends = [p.offset + end_ticks(p, interval, last_poll)[0] * interval for p in found]
     earliest = min(ends)
-    covered = max(t for t in ends if t <= earliest + LAG_TARGET_SECONDS)
+    covered = max(t for t in ends if t <= earliest + lag_target)
     return covered + tolerance(interval) + _JUST_AFTER_SECONDS
 
 
@@ -173,60 +179,61 @@ def _clip_to(rates: Fit, earliest: float, latest: float, value: int) -> Fit | No
     return Fit(tuple(polygon))
 
 
-@dataclass(frozen=True)
-class Expectation:
-    """What a poll at some time is expected to leave, over its possible outcomes."""
-
-    candidates: float  # end candidates (0 when only the phases were asked for)
-    phases: float  # phases
+def _end_times(phase: Phase, interval: float, last_poll: float) -> list[float]:
+    first, last = end_ticks(phase, interval, last_poll)
+    last = min(last, first + _MOST_TICKS)
+    return [phase.offset + k * interval for k in range(first, last + 1)]
 
 
-def expect(
-    found: Sequence[Phase], at: float, interval: float, *, candidates: bool = True
-) -> Expectation | None:
-    """The expected end candidates and phases left after a poll at `at`, each possible outcome
-    weighted by how many phases and values give it; None when there are too many to score."""
+def sweep_reads(times: list[float], reach: float) -> int:
+    """Polls needed to see each of these possible end publishes within `reach` seconds, when
+    no poll teaches anything else (one poll covers the publishes `reach` before it)."""
+    polls, covered = 0, -math.inf
+    for t in sorted(times):
+        if t > covered:
+            polls, covered = polls + 1, t + reach
+    return polls
+
+
+def expected_sweep(
+    found: Sequence[Phase], at: float, interval: float, reach: float
+) -> float | None:
+    """The watching polls expected to be left after a poll at `at`: over its possible outcomes
+    (the slowest and the fastest running disk's percentages), each weighted by the end
+    candidates it leaves, "done" by the ones at or before the publish it sees (every (phase,
+    end publish) pair taken as equally likely); None when there are too many to score."""
     slack = tolerance(interval)
-    # (slowest disk's value, fastest running disk's value) -> [weight, candidates, phases]
-    outcomes: dict[tuple[int, int], list[float]] = {}
+    # (slowest disk's value, fastest running disk's value) -> (weight, end times left)
+    outcomes: dict[tuple[int, int], tuple[list[float], list[float]]] = {}
     for phase in found:
         earliest, latest = phase.arc(interval, slack).last_publish_range(at)
         slow_values = _values(phase.slow, earliest, latest)
         fast_values = _values(phase.fast, earliest, latest) if phase.fast else range(1)
         if len(slow_values) * len(fast_values) > _MAX_OUTCOMES or not slow_values:
             return None
-        # Each (phase, end tick) is taken as equally likely: a value is as likely as the end
-        # candidates it leaves, and "done" as the ones at or before the publish the poll sees.
-        lefts: list[tuple[int, float]] = []
+        lefts: list[tuple[int, list[float], float]] = []
         for value in slow_values:
             if value >= 100:
                 low, high = end_ticks(phase, interval, -1e12)
                 seen_to = last_tick_seen(phase.offset, interval, at + slack)
-                lefts.append((value, float(max(0, min(high, seen_to) - low + 1))))
+                lefts.append((value, [], float(max(0, min(high, seen_to) - low + 1))))
                 continue
             clipped = _clip_to(phase.slow, earliest, latest, value)
             if clipped is not None:
-                left = end_candidates([Phase(phase.offset, clipped, None)], interval, at)
-                lefts.append((value, float(left)))
-        weights = [1.0 if not candidates else left for _, left in lefts]
-        total = sum(weights)
+                times = _end_times(Phase(phase.offset, clipped, None), interval, at)
+                lefts.append((value, times, float(len(times))))
+        total = sum(weight for _, _, weight in lefts)
         if total <= 0:
             continue
-        for (value, left), weight in zip(lefts, weights, strict=True):
-            share = weight / total / len(fast_values)
-            remaining = 0.0 if value >= 100 or not candidates else left
+        for value, times, weight in lefts:
             for fast_value in fast_values:
-                tally = outcomes.setdefault((value, fast_value), [0.0, 0.0, 0.0])
-                tally[0] += share
-                tally[1] += remaining
-                tally[2] += 1
-    total = sum(weight for weight, _, _ in outcomes.values())
+                tally = outcomes.setdefault((value, fast_value), ([0.0], []))
+                tally[0][0] += weight / total / len(fast_values)
+                tally[1].extend(times)
+    total = sum(weight[0] for weight, _ in outcomes.values())
     if total <= 0:
         return None
-    return Expectation(
-        sum(weight / total * left for weight, left, _ in outcomes.values()),
-        sum(weight / total * phases for weight, _, phases in outcomes.values()),
-    )
+    return sum(w[0] / total * sweep_reads(times, reach) for w, times in outcomes.values())
 
 
 def _spread(found: Sequence[Phase], interval: float) -> list[float]:
@@ -244,13 +251,6 @@ class Choice:
     reason: str
 
 
-# The phase is worth learning while it is spread wider than this (seconds), by a probe that
-# is expected to rule out at least a quarter of the phases left.
-PHASE_SPREAD_SECONDS = 45.0
-_PHASE_SPLIT = 0.6
-_PHASE_TICKS_AHEAD = 6
-
-
 def plan(
     found: Sequence[Phase],
     now: float,
@@ -258,60 +258,43 @@ def plan(
     *,
     earliest_poll: float,
     latest_poll: float,
+    lag_target: float,
 ) -> Choice:
     """The next poll (seconds on the state's axis), between `earliest_poll` and `latest_poll`.
 
-    It is never later than the earliest possible end plus `LAG_TARGET_SECONDS` (and the
-    tolerance). Before that, the phase comes first: while it is spread wide, a probe at one of
-    the next ticks that splits it is taken (a disk that moves at most publishes says when they
-    fall, until it finishes; the rate can be learned at any time). Otherwise the probe expected
-    to leave the fewest end candidates wins, if it beats what the watch poll would learn."""
+    It is never later than the earliest possible end plus `lag_target` (and the tolerance): the
+    watch. The end publishes that can still be the last then cost one watching poll per
+    `lag_target` of them; a probe before the watch is taken if it is expected to save more
+    watching polls than itself (its outcome rules out rates and phases)."""
     slack = tolerance(interval)
-    watch = watch_time(found, interval, now)
+    reach = lag_target + slack
+    watch = watch_time(found, interval, now, lag_target)
     watch = min(max(watch, earliest_poll), latest_poll)
     ordered = _spread(found, interval)
     low, high = ordered[0], ordered[-1]
-
-    def shifted(t: float, offset: float) -> float | None:
-        at = math.floor((t - low) / interval) * interval + offset
-        while at < earliest_poll:
-            at += interval
-        return at if at < watch - 1.0 and at <= latest_poll else None
-
-    if high - low > PHASE_SPREAD_SECONDS:
-        splits = [ordered[(i * len(ordered)) // 4] for i in (1, 2, 3)]
-        for k in range(_PHASE_TICKS_AHEAD):
-            best_phase: tuple[float, float] | None = None
-            for offset in splits:
-                at = shifted(now + k * interval, offset)
-                guess = None if at is None else expect(found, at, interval, candidates=False)
-                if guess is None or at is None:
-                    continue
-                if guess.phases <= _PHASE_SPLIT * len(found) and (
-                    best_phase is None or guess.phases < best_phase[1]
-                ):
-                    best_phase = (at, guess.phases)
-            if best_phase is not None:
-                return Choice(best_phase[0], "splitting the publish phases left")
-
+    now_cost = sweep_reads([t for p in found for t in _end_times(p, interval, now)], reach)
     best = Choice(watch, "just after the earliest publish that can be the last")
-    watched = expect(found, watch, interval)
-    best_score = None if watched is None else watched.candidates
-    # Probes: just after a tick for every phase left (the rate alone), or inside the phases'
-    # spread (which side of it the tick fell), at the next ticks and further toward the end.
+    watched = expected_sweep(found, watch, interval, reach)
+    # A probe costs a poll, as the watch does: it must be expected to leave fewer watching
+    # polls than the watch itself leaves, by a margin.
+    best_cost = (now_cost - 1.0 if watched is None else watched) - _PROBE_MARGIN
+    # Probes: just after a publish under every phase left (the rate alone), or inside the
+    # phases' spread (which side of it the publish fell), at the next publishes and further on.
     offsets = [high + slack + 1.0]
     if high - low > 2 * slack:
-        offsets += [ordered[len(ordered) // 3], ordered[(2 * len(ordered)) // 3]]
+        offsets += [ordered[(i * len(ordered)) // 8] for i in range(1, 8)]
     horizon = watch - now
-    times = {now + f * horizon for f in (0.0, 0.25, 0.5, 0.75)}
-    times |= {now + k * interval for k in (1, 2)}
+    times = {now + f * horizon for f in _HORIZON_SHARES}
+    times |= {now + k * interval for k in range(_TICKS_AHEAD)}
+    times |= {watch - k * interval for k in range(1, _TICKS_AHEAD + 1)}
     for t in sorted(times):
         for offset in offsets:
-            at = shifted(t, offset)
-            guess = None if at is None else expect(found, at, interval)
-            if guess is None or at is None:
+            at = math.floor((t - low) / interval) * interval + offset
+            while at < earliest_poll:
+                at += interval
+            if at >= watch - 1.0 or at > latest_poll:
                 continue
-            if best_score is None or guess.candidates < best_score - 0.5:
-                best = Choice(at, "probing what the publishes say of the end")
-                best_score = guess.candidates
+            cost = expected_sweep(found, at, interval, reach)
+            if cost is not None and cost < best_cost:
+                best, best_cost = Choice(at, "probing what the publishes say of the end"), cost
     return best

@@ -96,7 +96,12 @@ def narrow(arc: Arc | None, after: float, by: float, interval: float) -> Arc | b
 
 
 def keep(seen: Sequence[Point], point: Point) -> tuple[Point, ...]:
-    """Append an observation, dropping middle ones past MAX_SEEN."""
+    """Append an observation, dropping middle ones past MAX_SEEN. Of a run of polls that saw
+    the same percentage only the first and the last say anything (the first bounds the rate
+    from below, the last from above), so the run's middle is dropped first: a copy watched
+    for its end keeps the polls that told its rate."""
+    if len(seen) >= 2 and seen[-2][1] == seen[-1][1] == point[1]:
+        seen = seen[:-1]
     kept = (*seen, point)
     if len(kept) > MAX_SEEN:
         kept = kept[:_KEEP_FIRST] + kept[len(kept) - (MAX_SEEN - _KEEP_FIRST) :]

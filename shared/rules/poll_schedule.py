@@ -246,7 +246,12 @@ def learned_plan(
     if not found:
         return None
     choice = poll_phases.plan(
-        found, t_now, interval, earliest_poll=t_now + floor, latest_poll=t_now + bound
+        found,
+        t_now,
+        interval,
+        earliest_poll=t_now + floor,
+        latest_poll=t_now + bound,
+        lag_target=settings.lag_target_seconds,
     )
     learned = plan(choice.at, choice.reason)
     return replace(learned, publish_window=poll_phases.window_of(found, interval))

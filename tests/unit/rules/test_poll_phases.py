@@ -17,6 +17,7 @@ from shared.rules.poll_rhythm import Arc, fit
 P = 600.0
 SLACK = poll_phases.tolerance(P)
 STEP = P / poll_phases.GRID_POINTS
+LAG = 100.0  # seconds: the default lag target
 
 
 def published(length: float, phase: float, now: float, start: float = 0.0) -> float:
@@ -104,10 +105,10 @@ def test_one_watch_poll_covers_the_phases_close_behind_the_earliest() -> None:
     assert rates is not None
     found = [Phase(o, rates, None) for o in (0.0, 30.0, 90.0, 300.0)]
     ends = [p.offset + end_ticks(p, P, 1300.0)[0] * P for p in found]
-    watch = watch_time(found, P, 1300.0)
-    close = [e for e in ends if e <= min(ends) + poll_phases.LAG_TARGET_SECONDS]
+    watch = watch_time(found, P, 1300.0, LAG)
+    close = [e for e in ends if e <= min(ends) + LAG]
     assert watch >= max(close) + SLACK
-    assert watch <= min(ends) + poll_phases.LAG_TARGET_SECONDS + SLACK + 3
+    assert watch <= min(ends) + LAG + SLACK + 3
 
 
 @hypothesis_settings(max_examples=100, deadline=None)
@@ -127,6 +128,6 @@ def test_the_next_poll_stays_within_its_bounds(
     found = phases(seen, (), P, copy_started=0.0)
     assert found  # the true phase always fits
     latest = now + 172800.0
-    choice = plan(found, now, P, earliest_poll=now + gap, latest_poll=latest)
+    choice = plan(found, now, P, earliest_poll=now + gap, latest_poll=latest, lag_target=LAG)
     assert now + gap <= choice.at <= latest
-    assert choice.at <= max(watch_time(found, P, now), now + gap)
+    assert choice.at <= max(watch_time(found, P, now, LAG), now + gap)
