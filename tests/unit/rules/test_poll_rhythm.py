@@ -96,6 +96,14 @@ def test_keep_is_bounded_and_keeps_the_first_and_the_latest() -> None:
     assert seen[-1] == (99.0, 99.0)
 
 
+def test_keep_drops_the_middle_of_a_run_of_equal_percentages() -> None:
+    seen: tuple[tuple[float, float], ...] = ((0.0, 1.0), (600.0, 5.0))
+    for t in (700.0, 800.0, 900.0, 1000.0):
+        seen = keep(seen, (t, 9.0))
+    # the run's first poll bounds the rate from below, its last from above; nothing between
+    assert seen == ((0.0, 1.0), (600.0, 5.0), (700.0, 9.0), (1000.0, 9.0))
+
+
 # -- the rate polygon -----------------------------------------------------------------------
 
 
