@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.rules.poll_rhythm import Arc, Fit, Point, fit
+from shared.rules.poll_rhythm import Arc, Fit, Point, clip, fit
 
 GRID_POINTS = 40  # phases tried: one every interval/40 (15 s for Azure's 10 minutes)
 # Above half a grid step: the phase on the grid nearest the true one always fits.
@@ -155,25 +155,19 @@ def watch_time(
     return covered + tolerance(interval) + _JUST_AFTER_SECONDS
 
 
-def _highest_value(rates: Fit, t: float) -> float:
-    return max(a * t + b for a, b in rates.vertices)
-
-
 def _values(rates: Fit, earliest: float, latest: float) -> range:
     """The whole percentages a poll can show: the publish it sees is in [earliest, latest]."""
     low = math.floor(rates.lowest_value(earliest))
-    high = math.floor(_highest_value(rates, latest))
+    high = math.floor(rates.highest_value(latest))
     low, high = min(max(low, 0), 100), min(max(high, 0), 100)
     return range(low, high + 1)
 
 
 def _clip_to(rates: Fit, earliest: float, latest: float, value: int) -> Fit | None:
     """The rates left if the poll shows `value` (below 100) for a publish in [earliest, latest]."""
-    from shared.rules.poll_rhythm import _clip  # one clipping routine for both modules
-
     polygon = list(rates.vertices)
     for plane in ((earliest, 1.0, value + 1.0), (-latest, -1.0, -float(value))):
-        polygon = _clip(polygon, plane)
+        polygon = clip(polygon, plane)
         if len(polygon) < 3:
             return None
     return Fit(tuple(polygon))

@@ -114,7 +114,7 @@ def keep(seen: Sequence[Point], point: Point) -> tuple[Point, ...]:
 HalfPlane = tuple[float, float, float]
 
 
-def _clip(polygon: list[Point], plane: HalfPlane) -> list[Point]:
+def clip(polygon: list[Point], plane: HalfPlane) -> list[Point]:
     alpha, beta, gamma = plane
     tolerance = 1e-9 * (1.0 + abs(gamma))
     out: list[Point] = []
@@ -151,6 +151,9 @@ class Fit:
     def lowest_value(self, t: float) -> float:
         return min(a * t + b for a, b in self.vertices)
 
+    def highest_value(self, t: float) -> float:
+        return max(a * t + b for a, b in self.vertices)
+
     def slowest_rate(self) -> float:
         return min(a for a, _ in self.vertices)
 
@@ -181,7 +184,7 @@ def fit(
         if value >= 1:
             planes.append((-latest, -1.0, -value))  # a*T + b >= value
     for plane in planes:
-        polygon = _clip(polygon, plane)
+        polygon = clip(polygon, plane)
         if len(polygon) < 3:
             return None
     return Fit(tuple(polygon))

@@ -6,12 +6,13 @@ Azure publishes progress about every 10 minutes and it may jump from 0 to 100, s
 - once progress has moved at least twice, estimate the finish from the observed rate and aim
   at it (never sooner than `min_seconds`, never later than the backoff bound).
 
-That backoff is the fallback. When the observations fit a publish rhythm and a steady rate
-(`shared.rules.poll_rhythm`), the schedule is learned instead: it skips every publish that cannot
-be the copy's last, polls just after the earliest one that can (and the next one if the copy was
-not done), bisects the publish window while a change of the percentage is certain, and waits at
-most `learned_max_seconds`. Observations that fit no rhythm (jittery publishes, a rate that
-changes) send it back to the backoff for good.
+That backoff is the fallback. Once progress has moved and the observations fit a publish
+rhythm and a steady rate, the schedule is learned instead (`shared.rules.poll_phases`): every
+publish phase the polls allow is tried, the next poll is just after the earliest publish that
+can be the copy's last (within `lag_target_seconds` of it), or a probe before it that is
+expected to save more polls than it costs; it waits at most `learned_max_seconds`.
+Observations that fit no rhythm (jittery publishes, a rate that changes) send it back to the
+backoff for good.
 """
 
 from __future__ import annotations
