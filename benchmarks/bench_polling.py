@@ -1,6 +1,7 @@
 """Poll schedule benchmark: ARM reads per copy and detection lag, copy lengths 10 min to 3 days.
 
     python -m benchmarks.bench_polling [--copies 100] [--seed 1] [--jitter 0] [--disks 2]
+                                       [--lag-target S]
 
 No services and no real time: every copy is simulated against the emulator's replication model
 (`arm_emulator.replication` with `progressPhase: random`, so each copy's publishes fall at a
@@ -20,7 +21,8 @@ the copy length is the larger one's transfer time, the other takes 10-100 % of i
 one disk, the hardest case for learning the phase). `--jitter S` moves each publish by up to S
 seconds (seeded): the schedule must absorb it or fall back to its backoff (counted per length).
 Detection lag = the read that first sees the copy succeeded minus the publish that made it so.
-Results: benchmarks/results/polling-benchmark[-jitterS][-1disk].{json,md}.
+`--lag-target S` runs the app with `POLL_LAG_TARGET_SECONDS=S` (the reads a longer lag buys).
+Results: benchmarks/results/polling-benchmark[-jitterS][-1disk][-lagS].{json,md}.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import asyncio
 import random
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -202,11 +204,24 @@ def stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def app_settings(lag_target: float | None) -> Settings:
+    """The production defaults, with `POLL_LAG_TARGET_SECONDS` if given."""
+    settings = Settings()
+    if lag_target is None:
+        return settings
+    return replace(settings, poll=replace(settings.poll, lag_target_seconds=lag_target))
+
+
 def run_length(
-    length: float, copies: int, cfg: EmulatorConfig, seed: int, disks: int
+    length: float,
+    copies: int,
+    cfg: EmulatorConfig,
+    seed: int,
+    disks: int,
+    lag_target: float | None = None,
 ) -> dict[str, Any]:
     rng = random.Random(f"{seed}:{length}")
-    settings = Settings()
+    settings = app_settings(lag_target)
     pollers: dict[str, list[tuple[int, float]]] = {"app": [], "fixed 30 s": [], "fixed 10 min": []}
     fell_back = 0
     for index in range(copies):
@@ -305,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jitter", type=float, default=0.0, help="publish jitter, seconds")
     parser.add_argument("--lengths", type=float, nargs="+", help="copy lengths, seconds")
     parser.add_argument("--disks", type=int, choices=(1, 2), default=2, help="disks per copy")
+    parser.add_argument(
+        "--lag-target", type=float, help="the app's POLL_LAG_TARGET_SECONDS (default: its own)"
+    )
     args = parser.parse_args(argv)
     copies = max(1, min(args.copies, 2000))
     cfg = EmulatorConfig(
@@ -313,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows = []
     for length in args.lengths or LENGTHS:
-        row = run_length(length, copies, cfg, args.seed, args.disks)
+        row = run_length(length, copies, cfg, args.seed, args.disks, args.lag_target)
         app = row["app"]
         print(
             f"{label(length):>7}: app reads {app['reads']} lag {app['lagSeconds']}; "
@@ -340,9 +358,11 @@ def main(argv: list[str] | None = None) -> int:
                 else "one disk per copy"
             )
             + "; app = the poll stage with "
-            "PollSettings() defaults; first read 60 s after the copy PUT; simulated clock"
+            "PollSettings() defaults"
+            + (f" but POLL_LAG_TARGET_SECONDS={args.lag_target:g}" if args.lag_target else "")
+            + "; first read 60 s after the copy PUT; simulated clock"
         ),
-        "settings": vars(Settings().poll),
+        "settings": vars(app_settings(args.lag_target).poll),
         "lengths": rows,
         "targetsMet": not missed,
         "missed": missed,
@@ -351,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         "polling-benchmark"
         + (f"-jitter{args.jitter:g}" if args.jitter else "")
         + ("-1disk" if args.disks == 1 else "")
+        + (f"-lag{args.lag_target:g}" if args.lag_target else "")
     )
     if args.lengths or copies != args.copies:
         name += "-custom"

@@ -1,5 +1,5 @@
 // Alert rules over the app's Application Insights logs, to an action group that e-mails
-// alertEmail: failed copies, RPO breaches, poison messages. The queries are in alerts/*.kql;
+// alertEmail: failed copies, RPO breaches, poison messages, failed creations and drills. The queries are in alerts/*.kql;
 // what each assumes about the app's telemetry is written at its top (and in docs/deploy.md).
 param location string
 param tags object
@@ -30,6 +30,20 @@ var rules = [
     description: 'A stage message failed on every delivery and reached its -poison queue; the poison handler fails the job. Check the function logs for the error.'
     severity: 2
     query: loadTextContent('alerts/poison-messages.kql')
+  }
+  {
+    name: 'rpcopy-creation-failed'
+    displayName: 'rpcopy: restore point creation failed'
+    description: 'A scheduled restore point creation failed (event creation.failed): the RPO clock keeps running. See GET /api/plan for the reason.'
+    severity: 1
+    query: loadTextContent('alerts/failed-creations.kql')
+  }
+  {
+    name: 'rpcopy-drill-failed'
+    displayName: 'rpcopy: restore drill failed'
+    description: 'A restore drill could not restore or read a copy (event drill.failed). See GET /api/drills/{id} for the step and reason.'
+    severity: 2
+    query: loadTextContent('alerts/failed-drills.kql')
   }
 ]
 

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 # Events an operator is alerted on: infra/alerts/*.kql look for `event <name>: ` log lines (the
 # name, not the type, so the rules hold whatever EVENT_TYPE_PREFIX is).
-ALERTING_EVENTS = frozenset({EventType.FAILED, EventType.RPO_BREACHED})
+ALERTING_EVENTS = frozenset(
+    {EventType.FAILED, EventType.RPO_BREACHED, EventType.CREATION_FAILED, EventType.DRILL_FAILED}
+)
 EVENT_LOG_FORMAT = "event %s: %s %s (%s)"
 
 APP_ROOT = Path(__file__).resolve().parent.parent

@@ -78,10 +78,11 @@ class PollSettings:
     max_seconds: float = 900.0
     # Azure publishes progress about every 10 minutes; polling faster learns nothing new.
     progress_granularity_seconds: float = 600.0
-    # -- learned poll schedule (shared/rules/poll_rhythm.py) --
-    # The longest wait once the observations fit Azure's publish rhythm: publishes that cannot
-    # be the copy's last are skipped. It also bounds how late a failure mid-copy is seen.
+    # -- learned poll schedule (shared/rules/poll_phases.py): the longest wait between polls
+    # (also how late a failure mid-copy can be seen), and how soon after Azure publishes the
+    # end it is seen (+ ~14 s); a longer target costs long copies fewer reads.
     learned_max_seconds: float = 172800.0
+    lag_target_seconds: float = 100.0
     # Azure terminates a copy after 14 days; we give up a little after that.
     copy_timeout_seconds: float = 14 * 24 * 3600 + 3600
 
@@ -372,6 +373,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         max_seconds=_float(env, "POLL_MAX_SECONDS", 900.0, minimum=0.01),
         progress_granularity_seconds=_float(env, "POLL_PROGRESS_GRANULARITY_SECONDS", 600.0),
         learned_max_seconds=_float(env, "POLL_LEARNED_MAX_SECONDS", 172800.0, minimum=0.01),
+        lag_target_seconds=_float(env, "POLL_LAG_TARGET_SECONDS", 100.0),
         copy_timeout_seconds=_float(env, "COPY_TIMEOUT_SECONDS", 14 * 24 * 3600 + 3600, minimum=1),
     )
     if poll.min_seconds > poll.max_seconds:
@@ -380,9 +382,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if poll.max_seconds > 7 * 24 * 3600:
         raise SettingsError("setting POLL_MAX_SECONDS must be at most 604800 (7 days)")
     if not poll.min_seconds <= poll.learned_max_seconds <= 7 * 24 * 3600:
-        raise SettingsError(
-            "setting POLL_LEARNED_MAX_SECONDS must be between POLL_MIN_SECONDS and 604800 (7 days)"
-        )
+        raise SettingsError("setting POLL_LEARNED_MAX_SECONDS must be in [POLL_MIN_SECONDS, 7 d]")
     queues = QueueNames(
         ensure_target=_queue(env, "QUEUE_ENSURE_TARGET", QueueNames.ensure_target),
         start_copy=_queue(env, "QUEUE_START_COPY", QueueNames.start_copy),

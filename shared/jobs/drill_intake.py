@@ -86,7 +86,8 @@ async def request_drill(
     )
     if running:
         return running[0], False
-    jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
+    # A create-in-target pair's copies are the VM's (its jobs are keyed by it).
+    jobs = await services.ledger.for_pair(pair_key(target.pair_source(info), target.region))
     copy = drill_copy(jobs)
     if copy is None:
         raise SourceProblem(

@@ -72,7 +72,7 @@ async def finish_slot(
         info.id,
         target.region,
         decision.slot.isoformat(),
-        decision.copy.source_restore_point_id if decision.copy else "none",
+        decision.chosen_id or "none",
         len(decision.skipped),
     )
     return skipped
@@ -89,7 +89,7 @@ async def record_skipped(
     any other job of it is left alone. Returns the record when this call wrote it."""
     source = RestorePointId.parse(item.source_restore_point_id)
     now = services.clock()
-    detail = skip_message(decision.slot, decision.copy)
+    detail = skip_message(decision.slot, decision.chosen_id)
     record = JobRecord(
         job_id=job_id_for(source, target.region),
         run=1,

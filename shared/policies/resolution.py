@@ -37,6 +37,13 @@ class ResolvedTarget:
     copy_schedule: Schedule | None = None
     drill: DrillPolicy | None = None  # the policy's restore drills (tag policies: none)
 
+    def pair_source(self, info: CollectionInfo) -> str:
+        """The source side of this pair's jobs: the VM for a create-in-target pair (its
+        restore points are made in the target from the VM), else the source collection."""
+        if self.options.creates_in_target and info.source_vm_id:
+            return info.source_vm_id
+        return str(info.id)
+
 
 @dataclass(frozen=True)
 class Resolution:

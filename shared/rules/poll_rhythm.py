@@ -96,7 +96,12 @@ def narrow(arc: Arc | None, after: float, by: float, interval: float) -> Arc | b
 
 
 def keep(seen: Sequence[Point], point: Point) -> tuple[Point, ...]:
-    """Append an observation, dropping middle ones past MAX_SEEN."""
+    """Append an observation, dropping middle ones past MAX_SEEN. Of a run of polls that saw
+    the same percentage only the first and the last say anything (the first bounds the rate
+    from below, the last from above), so the run's middle is dropped first: a copy watched
+    for its end keeps the polls that told its rate."""
+    if len(seen) >= 2 and seen[-2][1] == seen[-1][1] == point[1]:
+        seen = seen[:-1]
     kept = (*seen, point)
     if len(kept) > MAX_SEEN:
         kept = kept[:_KEEP_FIRST] + kept[len(kept) - (MAX_SEEN - _KEEP_FIRST) :]
@@ -109,7 +114,7 @@ def keep(seen: Sequence[Point], point: Point) -> tuple[Point, ...]:
 HalfPlane = tuple[float, float, float]
 
 
-def _clip(polygon: list[Point], plane: HalfPlane) -> list[Point]:
+def clip(polygon: list[Point], plane: HalfPlane) -> list[Point]:
     alpha, beta, gamma = plane
     tolerance = 1e-9 * (1.0 + abs(gamma))
     out: list[Point] = []
@@ -146,6 +151,9 @@ class Fit:
     def lowest_value(self, t: float) -> float:
         return min(a * t + b for a, b in self.vertices)
 
+    def highest_value(self, t: float) -> float:
+        return max(a * t + b for a, b in self.vertices)
+
     def slowest_rate(self) -> float:
         return min(a for a, _ in self.vertices)
 
@@ -176,7 +184,7 @@ def fit(
         if value >= 1:
             planes.append((-latest, -1.0, -value))  # a*T + b >= value
     for plane in planes:
-        polygon = _clip(polygon, plane)
+        polygon = clip(polygon, plane)
         if len(polygon) < 3:
             return None
     return Fit(tuple(polygon))

@@ -6,12 +6,13 @@ Azure publishes progress about every 10 minutes and it may jump from 0 to 100, s
 - once progress has moved at least twice, estimate the finish from the observed rate and aim
   at it (never sooner than `min_seconds`, never later than the backoff bound).
 
-That backoff is the fallback. When the observations fit a publish rhythm and a steady rate
-(`shared.rules.poll_rhythm`), the schedule is learned instead: it skips every publish that cannot
-be the copy's last, polls just after the earliest one that can (and the next one if the copy was
-not done), bisects the publish window while a change of the percentage is certain, and waits at
-most `learned_max_seconds`. Observations that fit no rhythm (jittery publishes, a rate that
-changes) send it back to the backoff for good.
+That backoff is the fallback. Once progress has moved and the observations fit a publish
+rhythm and a steady rate, the schedule is learned instead (`shared.rules.poll_phases`): every
+publish phase the polls allow is tried, the next poll is just after the earliest publish that
+can be the copy's last (within `lag_target_seconds` of it), or a probe before it that is
+expected to save more polls than it costs; it waits at most `learned_max_seconds`.
+Observations that fit no rhythm (jittery publishes, a rate that changes) send it back to the
+backoff for good.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from shared.model.message import PollState
-from shared.rules import poll_rhythm
+from shared.rules import poll_phases, poll_rhythm
 from shared.rules.poll_rhythm import Arc
 from shared.settings import PollSettings
 
@@ -36,16 +37,21 @@ class PollPlan:
     sure_change: tuple[float, float] | None = None
     # The observations stopped fitting a rhythm and a steady rate: back to the backoff for good.
     rhythm_broken: bool = False
+    # The publish window the phases left by this plan span: kept, so that what they said
+    # survives the observations dropped from the message and a fast disk that finished.
+    publish_window: Arc | None = None
 
 
 def carry(state: PollState, plan: PollPlan) -> PollState:
     """The poll state to send with the next poll: what the plan learned."""
-    return state.model_copy(
-        update={
-            "sure_change": plan.sure_change,
-            "rhythm_broken": state.rhythm_broken or plan.rhythm_broken,
-        }
-    )
+    update: dict[str, object] = {
+        "sure_change": plan.sure_change,
+        "rhythm_broken": state.rhythm_broken or plan.rhythm_broken,
+    }
+    if plan.publish_window is not None:
+        update["publish_after"] = round(plan.publish_window.lo, 3)
+        update["publish_by"] = round(plan.publish_window.hi, 3)
+    return state.model_copy(update=update)
 
 
 def observe(
@@ -198,10 +204,6 @@ def backoff_plan(state: PollState, now: datetime, settings: PollSettings) -> Pol
     return PollPlan(bound, finish, "expected finish is beyond the backoff bound")
 
 
-# A publish window this narrow (a fraction of the interval) is not worth bisecting further.
-_FINE_FRACTION = 0.2
-
-
 def learned_plan(
     state: PollState,
     now: datetime,
@@ -222,49 +224,14 @@ def learned_plan(
         return None
     floor = settings.min_seconds
     bound = max(settings.learned_max_seconds, floor)
-    v_last = state.seen[-1][1]
-    end_low, end_high = fitted.end_range()
+    end_low = fitted.end_range()[0]
     # The job's expected finish stays the linear estimate: the polygon's corners bound the end,
     # they do not estimate it.
     finish = fallback.expected_finish
 
-    fine = _FINE_FRACTION * interval
-    after = poll_rhythm.SLACK_FRACTION * interval
-    # With no window known yet, every stretch of one interval holds one publish.
-    known = arc or Arc(t_now - interval, t_now, interval)
-    # Publishes accounted for up to `seen_to`: past the current window if this poll saw its
-    # publish (a move since a poll made after the window before).
-    seen_to = t_now
-    if arc is not None and arc.inside(t_now) and state.last_progress_at == now:
-        low, high = arc.window_at_or_after(t_now)
-        if len(state.seen) > 1 and state.seen[-2][0] >= high - interval:
-            seen_to = high
-    fast = poll_rhythm.fit(state.fast_seen, arc, interval, started) if state.fast_seen else None
+    def plan(at: float, reason: str) -> PollPlan:
+        return PollPlan(min(max(at - t_now, floor), bound), finish, reason)
 
-    def sure_to_change(low: float, high: float) -> bool:
-        """Must the publish in (low, high] change a percentage (the slowest or the fastest
-        disk's)? Only said of the next publish: one in between could change it first."""
-        if not high - interval <= seen_to <= low:
-            return False
-        for rates, last in ((fitted, v_last), (fast, state.fast_seen[-1][1] if fast else 0)):
-            if rates is None:
-                continue
-            # It moves by at least a whole percent between two publishes, or is past it by then.
-            if rates.slowest_rate() * interval >= 1 or rates.lowest_value(low) >= last + 1:
-                return True
-        return False
-
-    next_low, next_high = known.window_at_or_after(seen_to + 1e-6)
-    next_sure = (next_low, next_high) if sure_to_change(next_low, next_high) else None
-
-    def plan(at: float, reason: str, sure: tuple[float, float] | None = next_sure) -> PollPlan:
-        delay = min(max(at - t_now, floor), bound)
-        return PollPlan(delay, finish, reason, sure)
-
-    if next_sure and known.width > fine and not known.inside(seen_to):
-        middle = (next_low + next_high) / 2
-        if middle - t_now >= floor and next_high < end_high:
-            return plan(middle, "bisecting the publish window")
     if max(v for _, v in state.seen) < 1:
         # Nothing has moved yet: every publish so far could have been the last; poll no sooner
         # than the backoff would (a small copy ends within the first publishes).
@@ -274,20 +241,18 @@ def learned_plan(
         unwindowed = poll_rhythm.fit(state.seen, None, interval, started)
         zero_end = unwindowed.end_range()[0] if unwindowed else t_now
         return plan(max(earliest, min(end_low, zero_end)), "learning: no progress seen yet")
-    # The earliest publish that can be the copy's last.
-    low, high = known.window_at_or_after(max(end_low, seen_to + 1e-6))
-    start = max(low, end_low, t_now)
-    width = high - max(low, end_low)
-    if arc is not None and width > fine and end_high <= high + interval:
-        # The end is in this window or the next: walk through it, in fine steps when it is
-        # the last for sure (each poll that sees it still running narrows the window from the
-        # left), else in up to three. Further off, one poll just after each window.
-        certain = end_high <= low
-        step = fine / 2 if certain else min(max(width / 3, fine / 2), fine)
-        sure = (low, high) if certain and high - interval <= seen_to <= low else next_sure
-        if start + step < high:
-            return plan(
-                start + step, "stepping through the first publish that can be the last", sure
-            )
-    # With no window known, one interval after a poll always holds the next publish.
-    return plan(high + (after if arc else 0.0), "just after the first publish that can be the last")
+    # Progress has moved: every publish phase the observations allow is tried, and the poll
+    # that learns most about the end is chosen (shared.rules.poll_phases).
+    found = poll_phases.phases(state.seen, state.fast_seen, interval, started, arc)
+    if not found:
+        return None
+    choice = poll_phases.plan(
+        found,
+        t_now,
+        interval,
+        earliest_poll=t_now + floor,
+        latest_poll=t_now + bound,
+        lag_target=settings.lag_target_seconds,
+    )
+    learned = plan(choice.at, choice.reason)
+    return replace(learned, publish_window=poll_phases.window_of(found, interval))

@@ -121,7 +121,8 @@ async def _schedule(
     )
     if not drill_due(drills, interval_seconds=interval, now=now):
         return
-    jobs = await services.ledger.for_pair(pair_key(str(info.id), target.region))
+    # A create-in-target pair's copies are the VM's (its jobs are keyed by it).
+    jobs = await services.ledger.for_pair(pair_key(target.pair_source(info), target.region))
     copy = drill_copy(jobs)
     if copy is None:
         return  # nothing to drill yet; the status says "untested"

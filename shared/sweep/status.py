@@ -32,9 +32,8 @@ async def protection(services: Services) -> dict[str, Any]:
             else {}
         )
         for target in targets:
-            # A create-in-target pair is (VM, region); a copy pair (source collection, region).
-            creates = target.options.creates_in_target
-            source = info.source_vm_id if creates and info.source_vm_id else str(info.id)
+            source = target.pair_source(info)
+            creates = target.options.creates_in_target and source != str(info.id)
             jobs = await services.ledger.for_pair(pair_key(source, target.region))
             schedule = target.copy_schedule
             status = pair_status(

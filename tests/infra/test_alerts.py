@@ -12,13 +12,15 @@ events = first_module("shared.model.events", "shared.events")
 ALERTS = INFRA / "alerts"
 
 
-def test_three_rules_to_one_email_action_group() -> None:
+def test_five_rules_to_one_email_action_group() -> None:
     tree = parse(INFRA / "alerts.bicep")
     rules = tree["variables"]["rules"]["value"]
     assert [r["name"] for r in rules] == [
         "rpcopy-copy-failed",
         "rpcopy-rpo-breached",
         "rpcopy-poison-message",
+        "rpcopy-creation-failed",
+        "rpcopy-drill-failed",
     ]
     group = tree["resources"]["actionGroup"]["config"]["properties"]
     assert group["emailReceivers"][0]["emailAddress"] == "alertEmail"

@@ -73,6 +73,8 @@ POLICY = {
                     "retention": {"keepLast": 2},
                 }
             ],
+            # Drills only on request here: every sweep of this module would start one.
+            "drill": {"every": "1d", "resourceGroup": "rg-drills", "enabled": False},
         },
     ],
 }
@@ -133,6 +135,7 @@ def seed_vm(control: EmulatorControl, group: str, tags: dict[str, str] | None = 
         Scenario(SUBSCRIPTION)
         .resource_group(group, "eastus")
         .resource_group("rg-dr", "westus")
+        .resource_group("rg-drills", "westus")
         .resource_group("rg-dr", "westus", subscription_id=OTHER_SUB)
         .encryption_set("des-westus", "westus", rg="rg-keys", subscription_id=OTHER_SUB)
         .encryption_set("des-eastus", "eastus", rg="rg-keys-east")
@@ -332,3 +335,35 @@ def test_create_in_target_by_the_sweep(
     assert status["rpoState"] == "ok"
     # The source collection's own restore point was never copied.
     assert all(j.get("mode") == "create-in-target" for j in list_jobs(api, sourceVmId=vm_id))
+
+
+def test_a_create_in_target_pair_is_drilled_from_its_vm_copies(
+    api: httpx.Client, arm: httpx.Client, control: EmulatorControl
+) -> None:
+    # A create-in-target pair's jobs are keyed by its VM, not by its source collection: the
+    # drill must find them there.
+    scenario, vm = seed_vm(control, CREATE_GROUP)
+    vm_id, rpc_id = scenario.vm_id(vm), scenario.rpc_id(f"rpc-{vm}")
+    body = {"sourceVmId": vm_id, "targetRegion": "westus", "targetResourceGroup": "rg-dr"}
+    accepted = api.post("/api/copies", json=body)
+    assert accepted.status_code == 202, accepted.text
+    job = wait_terminal(api, accepted.json()["id"])
+    assert job["state"] == "Succeeded", job
+
+    started = api.post("/api/drills", json={"sourceCollectionId": rpc_id, "targetRegion": "westus"})
+    assert started.status_code == 202, started.text
+    drill_id = started.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        current = api.get(f"/api/drills/{drill_id}").json()
+        return current if current["state"] != "Running" else None
+
+    drill = wait_for(finished, timeout=60, what=f"drill {drill_id}")
+    assert drill["state"] == "Succeeded", drill
+    assert drill["restorePointId"].lower() == job["targetRestorePointId"].lower()
+    disks = arm.get(
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-drills/providers/Microsoft.Compute/disks",
+        params={"api-version": "2025-01-02"},
+    )
+    assert disks.status_code == 200, disks.text
+    assert disks.json()["value"] == [], "the drill removed its disks"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.model.message import JobMessage, PollState
-from shared.rules import poll_rhythm
+from shared.rules import poll_phases, poll_rhythm
 from shared.rules.poll_rhythm import Arc, fit, keep, narrow
 from shared.rules.poll_schedule import PollPlan, backoff_plan, carry, next_poll, observe
 from shared.settings import PollSettings
@@ -94,6 +94,14 @@ def test_keep_is_bounded_and_keeps_the_first_and_the_latest() -> None:
     assert len(seen) == poll_rhythm.MAX_SEEN
     assert seen[0] == (0.0, 0.0)
     assert seen[-1] == (99.0, 99.0)
+
+
+def test_keep_drops_the_middle_of_a_run_of_equal_percentages() -> None:
+    seen: tuple[tuple[float, float], ...] = ((0.0, 1.0), (600.0, 5.0))
+    for t in (700.0, 800.0, 900.0, 1000.0):
+        seen = keep(seen, (t, 9.0))
+    # the run's first poll bounds the rate from below, its last from above; nothing between
+    assert seen == ((0.0, 1.0), (600.0, 5.0), (700.0, 9.0), (1000.0, 9.0))
 
 
 # -- the rate polygon -----------------------------------------------------------------------
@@ -227,11 +235,46 @@ def test_other_settings_bound_every_delay(
         assert minimum <= plan.delay_seconds <= max(learned_max, minimum)
 
 
-def test_a_long_copy_takes_few_reads() -> None:
+@pytest.mark.parametrize(
+    ("length", "most_reads"),
+    [
+        (3600.0, 12),
+        (12 * 3600.0, 12),
+        # one slow disk (0.23 % a publish) says little of when publishes fall: the phase is
+        # learned near the end, at the cost of a few more reads (benchmarks/bench_polling.py)
+        (3 * 86400.0, 20),
+    ],
+)
+def test_a_long_copy_takes_few_reads(length: float, most_reads: int) -> None:
+    for phase in (1.0, 250.0, 599.0):
+        copy = Copy(length, phase)
+        polls, plans, _ = drive(copy)
+        assert len(polls) <= most_reads
+        assert any(p.delay_seconds > 2 * P for p in plans)  # publishes were skipped
+
+
+@hypothesis_settings(max_examples=120, deadline=None)
+@given(
+    length=st.floats(min_value=2 * 3600.0, max_value=5 * 86400.0),
+    phase=phases,
+    lag_target=st.sampled_from([SETTINGS.lag_target_seconds, 30.0, 300.0]),
+)
+def test_a_long_copy_is_seen_done_within_the_lag_target(
+    length: float, phase: float, lag_target: float
+) -> None:
+    # Once progress has moved, the end is seen within the lag target of the publish that
+    # shows it (plus the phase tolerance and the couple of seconds that make sure of it).
+    copy = Copy(length, phase)
+    polls, _, state = drive(copy, PollSettings(lag_target_seconds=lag_target))
+    assert not state.rhythm_broken
+    assert 0 <= polls[-1] - copy.done_at() <= lag_target + poll_phases.tolerance(P) + 3.0
+
+
+def test_a_longer_lag_target_costs_fewer_reads() -> None:
     copy = Copy(3 * 86400.0, 250.0)
-    polls, plans, _ = drive(copy)
-    assert len(polls) <= 15
-    assert any(p.delay_seconds > 10 * P for p in plans)  # publishes were skipped
+    quick, _, _ = drive(copy, PollSettings(lag_target_seconds=30.0))
+    slow, _, _ = drive(copy, PollSettings(lag_target_seconds=500.0))
+    assert len(slow) < len(quick)
 
 
 # -- falling back -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from shared.model.schedule import Schedule
 from shared.rules.protection import RpoState, pair_status
 from shared.rules.protection import to_api as protection_to_api
 from shared.rules.schedules import decide_scheduled_copy
-from shared.rules.sweep_plan import PairPlan, PlannedCopy, SkipReason, plan_pair
+from shared.rules.sweep_plan import PairPlan, PlannedCopy, Skipped, SkipReason, plan_pair
 
 RPC = (
     "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg"
@@ -80,6 +80,86 @@ def test_a_restore_point_made_after_the_slot_waits_even_when_the_slot_is_acted_o
     )
     assert decision.copy == HOURLY[-1]
     assert names(decision.waiting) == ["late"]
+
+
+@pytest.mark.parametrize(
+    "reason", [SkipReason.WAITING, SkipReason.IN_FLIGHT, SkipReason.RERUN_PENDING]
+)
+def test_a_slot_whose_copy_another_host_already_requested_skips_the_older_candidates(
+    reason: SkipReason,
+) -> None:
+    # Host A requested rp05 for the slot; host B plans while rp05's job is not finished: it
+    # must not pick rp04 (a copy that could only end Superseded behind rp05).
+    *older, newest = HOURLY
+    requested = Skipped(newest.source_restore_point_id, reason, "job exists", newest.created_at)
+    plan = PairPlan(tuple(older), (requested,))
+    decision = decide_scheduled_copy(
+        plan, DAILY, now=SLOT + timedelta(seconds=30), last_fired=SLOT - timedelta(1)
+    )
+    assert decision.copy is None
+    assert decision.claimed == newest.source_restore_point_id
+    assert decision.chosen_id == newest.source_restore_point_id
+    assert names(decision.skipped) == names(tuple(older))
+    planned = decision.plan(plan)
+    assert planned.copies == ()
+    assert all(newest.source_restore_point_id in s.message for s in planned.skipped[1:])
+
+
+def test_a_pending_copy_older_than_the_candidates_does_not_claim_the_slot() -> None:
+    # The previous slot's copy still running does not stop this slot's newer choice.
+    first, *rest = HOURLY
+    running = Skipped(first.source_restore_point_id, SkipReason.IN_FLIGHT, "", first.created_at)
+    decision = decide_scheduled_copy(
+        PairPlan(tuple(rest), (running,)), DAILY, now=SLOT, last_fired=SLOT - timedelta(1)
+    )
+    assert decision.claimed is None
+    assert decision.copy == HOURLY[-1]
+
+
+def test_a_pending_copy_made_after_the_slot_does_not_claim_it() -> None:
+    manual = Skipped(f"{RPC}/restorePoints/later", SkipReason.WAITING, "", SLOT + timedelta(1))
+    decision = decide_scheduled_copy(
+        PairPlan(tuple(HOURLY), (manual,)), DAILY, now=SLOT + timedelta(hours=1), last_fired=None
+    )
+    assert decision.copy == HOURLY[-1]
+
+
+def test_two_hosts_at_one_slot_choose_the_same_copy_whatever_the_first_one_did() -> None:
+    points = [
+        RestorePointView(c.source_restore_point_id, c.source_restore_point_id, c.created_at)
+        for c in HOURLY
+    ]
+    target = TargetCollectionView.missing(RPC + "-westus")
+    now = SLOT + timedelta(seconds=5)
+    first = decide_scheduled_copy(
+        plan_pair(points, target, [], max_failed_runs=3), DAILY, now=now, last_fired=None
+    )
+    assert first.copy is not None
+    for state in (JobState.WAITING, JobState.QUEUED, JobState.REPLICATING):
+        job = JobRecord(
+            job_id="j5",
+            run=1,
+            state=state,
+            source_restore_point_id=first.copy.source_restore_point_id,
+            source_collection_id=RPC,
+            source_region="eastus",
+            target_region="westus",
+            target_resource_group="rg",
+            target_collection_name="vm1-rpc-westus",
+            target_restore_point_name="rp05",
+            trigger=Trigger.SCHEDULE,
+            correlation_id="c",
+            requested_at=now,
+            updated_at=now,
+            source_created_at=first.copy.created_at,
+        )
+        second = decide_scheduled_copy(
+            plan_pair(points, target, [job], max_failed_runs=3), DAILY, now=now, last_fired=None
+        )
+        assert second.copy is None, state
+        assert second.chosen_id == first.copy.source_restore_point_id
+        # What the second host records as skipped is a subset of what the first one does.
+        assert set(names(second.skipped)) <= set(names(first.skipped))
 
 
 def test_a_due_slot_with_nothing_to_copy_copies_nothing() -> None:
