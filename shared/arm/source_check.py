@@ -72,7 +72,7 @@ async def inspect_source(
         guid = bodies.source_vm_guid(rp)
         if collection.vm_guid and guid and guid.lower() != collection.vm_guid.lower():
             # Another VM's restore point under a known name: the collection was re-created.
-            collection = await _read_collection(arm, source, correlation_id, guid)
+            rp, collection = await _read_with_collection(arm, source, correlation_id)
     else:
         rp, collection = await _read_with_collection(arm, source, correlation_id)
     if bodies.copied_from(rp):
@@ -126,24 +126,6 @@ async def _read_with_collection(
         bodies.location(rpc), bodies.collection_vm_id(rpc), bodies.source_vm_guid(rp)
     )
     return rp, facts
-
-
-async def _read_collection(
-    arm: ArmClient, source: RestorePointId, correlation_id: str | None, vm_guid: str | None
-) -> CollectionFacts:
-    rpc = await arm.get_or_none(
-        str(source.collection),
-        operation=ArmOperation.RESTORE_POINT_COLLECTIONS_GET,
-        correlation_id=correlation_id,
-    )
-    if rpc is None:
-        raise SourceProblem(
-            "SourceCollectionNotFound",
-            "Source collection not found",
-            f"collection {source.collection} does not exist "
-            "(or this app's identity cannot read it)",
-        )
-    return CollectionFacts(bodies.location(rpc), bodies.collection_vm_id(rpc), vm_guid)
 
 
 # Collection id (lower-case) -> its facts, in this process. A collection's location and source

@@ -38,6 +38,36 @@ def names(items: tuple[PlannedCopy, ...]) -> list[str]:
     return [c.source_restore_point_id.rsplit("/", 1)[-1] for c in items]
 
 
+def westus_job(
+    job_id: str, state: JobState, source_id: str, at: datetime, **changes: object
+) -> JobRecord:
+    """A job of the test pair (RPC -> westus) for `source_id`, written at `at`."""
+    record = JobRecord(
+        job_id=job_id,
+        run=1,
+        state=state,
+        source_restore_point_id=source_id,
+        source_collection_id=RPC,
+        source_region="eastus",
+        target_region="westus",
+        target_resource_group="rg",
+        target_collection_name="vm1-rpc-westus",
+        target_restore_point_name=source_id.rsplit("/", 1)[-1],
+        trigger=Trigger.SCHEDULE,
+        correlation_id="c",
+        requested_at=at,
+        updated_at=at,
+    )
+    return record.evolve(**changes) if changes else record
+
+
+def source_points(copies: list[PlannedCopy]) -> list[RestorePointView]:
+    return [
+        RestorePointView(c.source_restore_point_id, c.source_restore_point_id, c.created_at)
+        for c in copies
+    ]
+
+
 HOURLY = [rp(f"rp{h:02}", SLOT - timedelta(hours=6 - h)) for h in range(6)]  # 20:00 .. 01:00
 
 
@@ -125,10 +155,7 @@ def test_a_pending_copy_made_after_the_slot_does_not_claim_it() -> None:
 
 
 def test_two_hosts_at_one_slot_choose_the_same_copy_whatever_the_first_one_did() -> None:
-    points = [
-        RestorePointView(c.source_restore_point_id, c.source_restore_point_id, c.created_at)
-        for c in HOURLY
-    ]
+    points = source_points(HOURLY)
     target = TargetCollectionView.missing(RPC + "-westus")
     now = SLOT + timedelta(seconds=5)
     first = decide_scheduled_copy(
@@ -136,21 +163,11 @@ def test_two_hosts_at_one_slot_choose_the_same_copy_whatever_the_first_one_did()
     )
     assert first.copy is not None
     for state in (JobState.WAITING, JobState.QUEUED, JobState.REPLICATING):
-        job = JobRecord(
-            job_id="j5",
-            run=1,
-            state=state,
-            source_restore_point_id=first.copy.source_restore_point_id,
-            source_collection_id=RPC,
-            source_region="eastus",
-            target_region="westus",
-            target_resource_group="rg",
-            target_collection_name="vm1-rpc-westus",
-            target_restore_point_name="rp05",
-            trigger=Trigger.SCHEDULE,
-            correlation_id="c",
-            requested_at=now,
-            updated_at=now,
+        job = westus_job(
+            "j5",
+            state,
+            first.copy.source_restore_point_id,
+            now,
             source_created_at=first.copy.created_at,
         )
         second = decide_scheduled_copy(
@@ -170,25 +187,12 @@ def test_a_due_slot_with_nothing_to_copy_copies_nothing() -> None:
 
 
 def test_skipped_jobs_stay_skipped_in_the_sweep_plan_and_fix_no_order() -> None:
-    points = [
-        RestorePointView(c.source_restore_point_id, c.source_restore_point_id, c.created_at)
-        for c in HOURLY[:2]
-    ]
-    skipped = JobRecord(
-        job_id="j0",
-        run=1,
-        state=JobState.SKIPPED_BY_SCHEDULE,
-        source_restore_point_id=points[0].id,
-        source_collection_id=RPC,
-        source_region="eastus",
-        target_region="westus",
-        target_resource_group="rg",
-        target_collection_name="vm1-rpc-westus",
-        target_restore_point_name="rp00",
-        trigger=Trigger.SCHEDULE,
-        correlation_id="c",
-        requested_at=SLOT,
-        updated_at=SLOT,
+    points = source_points(HOURLY[:2])
+    skipped = westus_job(
+        "j0",
+        JobState.SKIPPED_BY_SCHEDULE,
+        points[0].id,
+        SLOT,
         detail="skipped by the copy schedule",
     )
     plan = plan_pair(
@@ -240,22 +244,8 @@ def test_every_candidate_is_copied_skipped_or_waiting_exactly_once(
 
 
 def succeeded_copy(created: datetime) -> JobRecord:
-    return JobRecord(
-        job_id="j1",
-        run=1,
-        state=JobState.SUCCEEDED,
-        source_restore_point_id=f"{RPC}/restorePoints/rp",
-        source_collection_id=RPC,
-        source_region="eastus",
-        target_region="westus",
-        target_resource_group="rg",
-        target_collection_name="vm1-rpc-westus",
-        target_restore_point_name="rp",
-        trigger=Trigger.SCHEDULE,
-        correlation_id="c",
-        requested_at=created,
-        updated_at=created,
-        source_created_at=created,
+    return westus_job(
+        "j1", JobState.SUCCEEDED, f"{RPC}/restorePoints/rp", created, source_created_at=created
     )
 
 
