@@ -101,7 +101,7 @@ async def request_drill(
         copy.source_restore_point_id, trigger=trigger, now=now,
         drill_id=drill_id or new_drill_id(now, uuid.uuid4().hex),
     )  # fmt: skip
-    stored, created = await services.drills.create(record)
+    stored, created = await services.drills.start(record, services.clock)
     if created:
         log.info("restore drill %s started (%s) for %s", stored.id, trigger, copy.job_id)
     await deliver_drill(services, stored)

@@ -3,21 +3,33 @@
 The row holds the whole record as JSON (`Body`) plus the columns queries filter on (`PairKey`,
 `State`). Drill ids sort newest first (shared/model/drills.py), so reading the partition in key
 order reads the newest drills first. Every change goes through the one ETag loop.
+
+One drill runs per pair: a claim row per pair (partition `drill-claim`) names the pair's current
+drill, and only an ETag-guarded write takes it over, so of two requests at the same moment one
+starts the drill and the other answers it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
+from shared.errors import StoreConflict
 from shared.model.drills import DrillRecord, DrillState
 from shared.model.keys import pair_key
 from shared.storage import etag
 from shared.storage.etag import TableStore
 
 PARTITION = "drill"
+CLAIMS = "drill-claim"
+# A claim whose drill row is not there yet: the claimer is between its two writes (wait for
+# it), or crashed between them once the claim is this old (take the claim over).
+CLAIM_GRACE = timedelta(seconds=10)
+_CLAIM_WAIT_SECONDS = 0.2
 
 
 def to_entity(record: DrillRecord) -> dict[str, Any]:
@@ -45,6 +57,35 @@ class DrillStore(TableStore):
             assert existing is not None
             return existing, False
         return record, True
+
+    async def start(
+        self, record: DrillRecord, clock: Callable[[], datetime]
+    ) -> tuple[DrillRecord, bool]:
+        """Create the drill unless one runs for its pair: (the pair's running drill, False),
+        or (the record, True) once this call holds the pair's claim and created it. A drill id
+        made again (a scheduled slot's) answers the drill made under it the first time."""
+        await self.ensure_table()
+        key = pair_key(record.pair.source_collection_id, record.pair.target_region)
+        for _ in range(etag.MAX_ATTEMPTS):
+            claim, tag = await etag.read_entity(self.table, CLAIMS, key)
+            if claim is not None and claim.get("DrillId") != record.id:
+                current = await self.get(str(claim.get("DrillId")))
+                if current is not None and current.state is DrillState.RUNNING:
+                    return current, False
+                claimed_at = claim.get("ClaimedAt")
+                fresh = isinstance(claimed_at, datetime) and clock() - claimed_at < CLAIM_GRACE
+                if current is None and fresh:
+                    await asyncio.sleep(_CLAIM_WAIT_SECONDS)  # its drill row is on its way
+                    continue
+            if claim is None or claim.get("DrillId") != record.id:
+                row = {"PartitionKey": CLAIMS, "RowKey": key, "DrillId": record.id}
+                row["ClaimedAt"] = clock()
+                try:
+                    await etag.write_entity(self.table, row, tag)
+                except (ResourceExistsError, ResourceModifiedError):
+                    continue  # another request claimed the pair first: see what it started
+            return await self.create(record)
+        raise StoreConflict(f"the drill claim of pair {key} kept changing")
 
     async def get(self, drill_id: str) -> DrillRecord | None:
         await self.ensure_table()

@@ -4,7 +4,9 @@ is accounted for and never crashes the function."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,7 +23,9 @@ from shared.model.drills import (
     encode_drill_message,
     new_drill_id,
 )
+from shared.model.keys import pair_key
 from shared.services import get_services
+from shared.storage import drills as drill_store
 from shared.sweep.drills import sweep_drills
 from tests.functions.conftest import FunctionApp
 from tests.support import SUBSCRIPTION, TARGET_GROUP, TARGET_REGION, seed_source
@@ -218,3 +222,95 @@ async def test_the_sweep_fails_and_cleans_up_a_drill_that_stopped_moving(
     # Its drill.failed event (and any other drill's) must not reach the copy tests' queue reads.
     events = [json.loads(t) for t in fn_app.receive("EVENTS_QUEUE")]
     assert any(e["data"].get("drillId") == record.id for e in events)
+
+
+def _pair_drill(source: str, salt: str, now: datetime) -> DrillRecord:
+    return DrillRecord(
+        id=new_drill_id(now, salt),
+        state=DrillState.RUNNING,
+        phase=DrillPhase.CREATE,
+        pair=DrillPair(source_collection_id=source, target_region=TARGET_REGION),
+        trigger="http",
+        subscription_id=SUBSCRIPTION,
+        resource_group=TARGET_GROUP,
+        started_at=now,
+        updated_at=now,
+        restore_point_id=f"{source}-westus/restorePoints/rp1",
+        source_restore_point_id=f"{source}/restorePoints/rp1",
+        step=0,
+    )
+
+
+def _unique_source() -> str:
+    return f"{RPC}-{uuid.uuid4().hex[:12]}"
+
+
+async def test_drills_asked_for_one_pair_at_the_same_moment_start_one_drill() -> None:
+    """Two requests race for a pair with no drill: one starts its drill, the other answers
+    that one; once it has ended, the pair can be drilled again."""
+    services = await get_services()
+    source, now = _unique_source(), datetime.now(UTC)
+    first, second = _pair_drill(source, "a", now), _pair_drill(source, "b", now)
+    (one, one_started), (two, two_started) = await asyncio.gather(
+        services.drills.start(first, services.clock), services.drills.start(second, services.clock)
+    )
+    assert sorted([one_started, two_started]) == [False, True]
+    assert one.id == two.id
+    listed = await services.drills.list(source_collection_id=source, target_region=TARGET_REGION)
+    assert [d.id for d in listed] == [one.id]
+
+    again, started = await services.drills.start(_pair_drill(source, "c", now), services.clock)
+    assert (again.id, started) == (one.id, False)  # still running: answered, not doubled
+
+    await services.drills.update(
+        one.id, lambda r: r.model_copy(update={"state": DrillState.SUCCEEDED})
+    )
+    later = _pair_drill(source, "d", now + timedelta(seconds=1))
+    after, started = await services.drills.start(later, services.clock)
+    assert (after.id, started) == (later.id, True)
+
+
+async def test_a_drill_id_made_again_answers_the_drill_made_under_it() -> None:
+    """A scheduled slot's drill id is made again by every sweep of the slot: the drill made
+    the first time answers, running or ended, and no second one starts."""
+    services = await get_services()
+    source, now = _unique_source(), datetime.now(UTC)
+    record = _pair_drill(source, "slot", now)
+    assert (await services.drills.start(record, services.clock))[1] is True
+    await services.drills.update(
+        record.id, lambda r: r.model_copy(update={"state": DrillState.FAILED})
+    )
+    answered, started = await services.drills.start(record, services.clock)
+    assert (answered.id, answered.state, started) == (record.id, DrillState.FAILED, False)
+
+
+@pytest.mark.parametrize("age_seconds", [0.0, 30.0], ids=["claimer-on-its-way", "claimer-crashed"])
+async def test_a_claim_whose_drill_never_came_is_taken_over(age_seconds: float) -> None:
+    """A claim names a drill whose row is not there: a claimer between its two writes is
+    waited for (within the grace), one that crashed between them is taken over after it; the
+    new drill starts either way once the claim is stale."""
+    services = await get_services()
+    source, now = _unique_source(), datetime.now(UTC)
+    table = services.drills.table
+    await services.drills.ensure_table()
+    await table.create_entity(
+        {
+            "PartitionKey": drill_store.CLAIMS,
+            "RowKey": pair_key(source, TARGET_REGION),
+            "DrillId": new_drill_id(now, "lost"),
+            "ClaimedAt": now - timedelta(seconds=age_seconds),
+        }
+    )
+    ticks: list[datetime] = []
+
+    def clock() -> datetime:  # each look at the clock is 2 s later: the grace runs out
+        ticks.append(now + timedelta(seconds=2 * len(ticks)))
+        return ticks[-1]
+
+    record = _pair_drill(source, "new", now)
+    stored, started = await services.drills.start(record, clock)
+    assert (stored.id, started) == (record.id, True)
+    claim = await table.get_entity(drill_store.CLAIMS, pair_key(source, TARGET_REGION))
+    assert claim["DrillId"] == record.id
+    waited = len(ticks) > 2
+    assert waited is (age_seconds < drill_store.CLAIM_GRACE.total_seconds())

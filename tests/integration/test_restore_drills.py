@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +268,38 @@ def test_drill_requests_that_cannot_run(api: httpx.Client, drill_stack: Stack) -
     )
     assert unprotected.status_code == 422
     assert unprotected.json()["title"] == "Pair not protected"
+
+
+def test_two_drill_requests_for_one_pair_at_the_same_moment_start_one_drill(
+    api: httpx.Client, drill_stack: Stack
+) -> None:
+    """Two operators (or an operator and the schedule) ask at once: one 202 starts the drill,
+    the other gets 200 with that same drill; the pair runs one drill."""
+    source = _copied_source(api, drill_stack, data_disks=0)
+    body = {"sourceCollectionId": source.collection_id, "targetRegion": TARGET_REGION}
+    barrier = threading.Barrier(2)
+
+    def ask() -> httpx.Response:
+        barrier.wait()
+        return api.post("/api/drills", json=body)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: ask(), range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 202], [a.text for a in answers]
+    ids = {a.json()["id"] for a in answers}
+    assert len(ids) == 1
+    listed = api.get(
+        "/api/drills",
+        params={"sourceCollectionId": source.collection_id, "targetRegion": TARGET_REGION},
+    ).json()["drills"]
+    assert [d["id"] for d in listed] == list(ids)
+    drill_id = ids.pop()
+
+    def finished() -> dict[str, Any] | None:
+        current = api.get(f"/api/drills/{drill_id}").json()
+        return current if current["state"] != "Running" else None
+
+    assert wait_for(finished, timeout=60, what=f"drill {drill_id}")["state"] == "Succeeded"
 
 
 def test_the_sweep_starts_due_drills_and_removes_drill_leftovers(
