@@ -22,7 +22,9 @@ one disk, the hardest case for learning the phase). `--jitter S` moves each publ
 seconds (seeded): the schedule must absorb it or fall back to its backoff (counted per length).
 Detection lag = the read that first sees the copy succeeded minus the publish that made it so.
 `--lag-target S` runs the app with `POLL_LAG_TARGET_SECONDS=S` (the reads a longer lag buys).
-Results: benchmarks/results/polling-benchmark[-jitterS][-1disk][-lagS].{json,md}.
+`--phase-known` tells the app each copy's publish phase after its first read (as an API that
+reported its publish times would): what learning the phase costs, not a real setting.
+Results: benchmarks/results/polling-benchmark[-jitterS][-1disk][-lagS][-phaseknown].{json,md}.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from shared.jobs.stages import poll
 from shared.jobs.stages.step import Result, Send
 from shared.model.job import JobRecord, JobState
 from shared.model.message import JobMessage, Stage, Trigger
+from shared.rules import poll_phases
 from shared.services import Services
 from shared.settings import Settings
 
@@ -164,7 +167,7 @@ def job_message(copy: SimCopy, settings: Settings) -> tuple[JobMessage, JobRecor
 
 
 async def app_poller(
-    copy: SimCopy, cfg: EmulatorConfig, settings: Settings
+    copy: SimCopy, cfg: EmulatorConfig, settings: Settings, phase_known: bool = False
 ) -> tuple[int, float, bool]:
     """Drive the real poll stage until it finishes; (reads, detection lag, fell back)."""
     clock = [FIRST_POLL - 6.0]  # simulated seconds since replication started
@@ -181,10 +184,25 @@ async def app_poller(
             raise RuntimeError(f"copy {copy.id} ended as {result.result}: {result.changes}")
         sent = next(o for o in result.out if isinstance(o, Send))
         message = message.model_copy(update=dict(sent.changes))
+        if phase_known and arm.reads == 1:
+            message = told_the_phase(message, copy, cfg, clock[0], settings)
         clock[0] += sent.delay_seconds
         if clock[0] > copy.done_at(cfg) + 2 * DAY:
             raise RuntimeError(f"copy {copy.id}: the app never saw it succeed")
     return arm.reads, clock[0] - copy.done_at(cfg), message.poll.rhythm_broken
+
+
+def told_the_phase(
+    message: JobMessage, copy: SimCopy, cfg: EmulatorConfig, first_read: float, settings: Settings
+) -> JobMessage:
+    """The poll state with the copy's true publish window (on the state's axis, which starts at
+    the first read), as narrow as the schedule's own tolerance."""
+    interval = settings.poll.progress_granularity_seconds
+    ticks = replication.Ticks(cast(RestorePoint, copy), copy.replication_start, cfg)
+    offset = (ticks.at(1) - first_read) % interval
+    slack = poll_phases.tolerance(interval)
+    window = {"publish_after": offset - slack, "publish_by": offset + slack}
+    return message.model_copy(update={"poll": message.poll.model_copy(update=window)})
 
 
 def fixed_poller(copy: SimCopy, cfg: EmulatorConfig, every: float) -> tuple[int, float]:
@@ -219,6 +237,7 @@ def run_length(
     seed: int,
     disks: int,
     lag_target: float | None = None,
+    phase_known: bool = False,
 ) -> dict[str, Any]:
     rng = random.Random(f"{seed}:{length}")
     settings = app_settings(lag_target)
@@ -226,7 +245,7 @@ def run_length(
     fell_back = 0
     for index in range(copies):
         copy = make_copy(index, length, rng, disks)
-        reads, lag, broken = asyncio.run(app_poller(copy, cfg, settings))
+        reads, lag, broken = asyncio.run(app_poller(copy, cfg, settings, phase_known))
         pollers["app"].append((reads, lag))
         fell_back += broken
         pollers["fixed 30 s"].append(fixed_poller(copy, cfg, 30.0))
@@ -323,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lag-target", type=float, help="the app's POLL_LAG_TARGET_SECONDS (default: its own)"
     )
+    parser.add_argument(
+        "--phase-known", action="store_true", help="tell the app each copy's publish phase"
+    )
     args = parser.parse_args(argv)
     copies = max(1, min(args.copies, 2000))
     cfg = EmulatorConfig(
@@ -331,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows = []
     for length in args.lengths or LENGTHS:
-        row = run_length(length, copies, cfg, args.seed, args.disks, args.lag_target)
+        row = run_length(
+            length, copies, cfg, args.seed, args.disks, args.lag_target, args.phase_known
+        )
         app = row["app"]
         print(
             f"{label(length):>7}: app reads {app['reads']} lag {app['lagSeconds']}; "
@@ -360,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             + "; app = the poll stage with "
             "PollSettings() defaults"
             + (f" but POLL_LAG_TARGET_SECONDS={args.lag_target:g}" if args.lag_target else "")
+            + (", told each copy's publish phase after its first read" if args.phase_known else "")
             + "; first read 60 s after the copy PUT; simulated clock"
         ),
         "settings": vars(app_settings(args.lag_target).poll),
@@ -372,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f"-jitter{args.jitter:g}" if args.jitter else "")
         + ("-1disk" if args.disks == 1 else "")
         + (f"-lag{args.lag_target:g}" if args.lag_target else "")
+        + ("-phaseknown" if args.phase_known else "")
     )
     if args.lengths or copies != args.copies:
         name += "-custom"
