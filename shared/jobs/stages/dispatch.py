@@ -58,9 +58,10 @@ _AFTER_COMMITTED: dict[Stage, tuple[FollowUp, ...]] = {
 # so a cancel keeps the narrowest window to land before it.
 _KNOWN_ROW_WILL_DO = frozenset({Stage.ENSURE_TARGET, Stage.POLL, Stage.FINISH})
 
-# A stage that shows progress while its ARM work runs: (state it finds, state it shows).
-_PROGRESS: dict[Stage, tuple[JobState, JobState]] = {
-    Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET),
+# A stage that shows progress while its ARM work runs: (state it finds, state it shows, whether
+# it has ARM work for this row). Without ARM work the commit follows at once: no progress write.
+_PROGRESS: dict[Stage, tuple[JobState, JobState, Callable[[JobRecord], bool]]] = {
+    Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET, ensure_target.calls_arm),
 }
 
 
@@ -180,8 +181,11 @@ def fail_step(services: Services, message: JobMessage, record: JobRecord, failur
 
 async def _show_progress(services: Services, message: JobMessage, record: JobRecord) -> None:
     """Visible progress for the status API while the stage works; not a step."""
-    found, shown = _PROGRESS.get(message.stage, (None, None))
-    if record.state is not found or shown is None:
+    progress = _PROGRESS.get(message.stage)
+    if progress is None:
+        return
+    found, shown, calls_arm = progress
+    if record.state is not found or not calls_arm(record):
         return
     await services.ledger.update(
         record.job_id,
