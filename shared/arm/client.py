@@ -31,7 +31,7 @@ import stamina
 from opentelemetry.trace import SpanKind
 
 from shared import telemetry
-from shared.arm import bodies, connections
+from shared.arm import bodies
 from shared.arm.auth import TokenSource
 from shared.arm.operations import ArmOperation
 from shared.errors import ArmError, ArmNotFound, ArmThrottled, ForeignHostError
@@ -138,8 +138,6 @@ class ArmClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
-        # The idle check itself made cheaper (connections.py).
-        connections.install(self._http)
 
     async def token(self) -> str:
         """A bearer token for the configured ARM endpoint (the preflight's first check)."""
