@@ -131,9 +131,11 @@ class ArmClient:
             ),
             follow_redirects=False,  # a redirect could carry the token elsewhere
             transport=transport,
-            # Keep every connection a burst opened (httpx keeps 20 of its 100): a burst of
-            # copies would otherwise pay a new connection (a TLS handshake) for most calls.
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            # httpx's own limits, on purpose: httpcore checks every pooled connection, and for
+            # each idle one counts them all again, each time a request joins or leaves the pool.
+            # Keeping all 100 a burst opens made that the host's largest CPU cost (pipeline
+            # benchmark, py-spy); a burst's extra connections are opened again instead.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
 

@@ -251,7 +251,15 @@ class Ledger(TableStore):
         self.known.forget(record.job_id)
         await self.table.upsert_entity(to_entity(record), mode=UpdateMode.REPLACE)
 
-    async def get(self, job_id: str) -> JobRecord | None:
+    async def get(
+        self, job_id: str, *, reuse: Callable[[JobRecord], bool] | None = None
+    ) -> JobRecord | None:
+        """The row as stored; with `reuse`, the row this process last read or wrote, if
+        `reuse` accepts it, without a read (for a caller whose next write is under that row's
+        ETag, which fails if anyone changed it since)."""
+        known = self.known.get(job_id) if reuse is not None else None
+        if reuse is not None and known is not None and known[1] is not None and reuse(known[0]):
+            return known[0]
         record, _ = await self._read(job_id)
         return record
 

@@ -49,9 +49,19 @@ _AFTER_COMMITTED: dict[Stage, tuple[FollowUp, ...]] = {
     Stage.RERUN: (FollowUp.ADMIT,),
 }
 
-# A stage that shows progress while its ARM work runs: (state it finds, state it shows).
-_PROGRESS: dict[Stage, tuple[JobState, JobState]] = {
-    Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET),
+# The stages that may act on the row as this process last wrote or read it, when that row is at
+# the message's step, instead of reading it again (a read per stage, per poll): before their
+# commit they only read ARM, or make the target collection (which a job cancelled meanwhile
+# leaves in place, as it does when the cancel comes a moment later). Their writes, the commit
+# included, are under that row's ETag: a row changed meanwhile is read then, and nothing is
+# committed twice or lost. Start-copy reads the row first: its copy PUT cannot be taken back,
+# so a cancel keeps the narrowest window to land before it.
+_KNOWN_ROW_WILL_DO = frozenset({Stage.ENSURE_TARGET, Stage.POLL, Stage.FINISH})
+
+# A stage that shows progress while its ARM work runs: (state it finds, state it shows, whether
+# it has ARM work for this row). Without ARM work the commit follows at once: no progress write.
+_PROGRESS: dict[Stage, tuple[JobState, JobState, Callable[[JobRecord], bool]]] = {
+    Stage.ENSURE_TARGET: (JobState.QUEUED, JobState.CREATING_TARGET, ensure_target.calls_arm),
 }
 
 
@@ -86,7 +96,12 @@ async def handle(services: Services, stage: Stage, raw: str | bytes) -> Result:
 
 async def _handle(services: Services, message: JobMessage, raw: str | bytes) -> Result:
     stage = message.stage
-    record = await services.ledger.get(message.job_id)
+    record = await services.ledger.get(
+        message.job_id,
+        reuse=(lambda r: decide(r, message).verdict is Verdict.PROCESS)
+        if stage in _KNOWN_ROW_WILL_DO
+        else None,
+    )
     decision = decide(record, message)
     if decision.verdict is Verdict.MISSING:
         await fail_without_record(services, message, f"{decision.reason}; message dropped")
@@ -166,8 +181,11 @@ def fail_step(services: Services, message: JobMessage, record: JobRecord, failur
 
 async def _show_progress(services: Services, message: JobMessage, record: JobRecord) -> None:
     """Visible progress for the status API while the stage works; not a step."""
-    found, shown = _PROGRESS.get(message.stage, (None, None))
-    if record.state is not found or shown is None:
+    progress = _PROGRESS.get(message.stage)
+    if progress is None:
+        return
+    found, shown, calls_arm = progress
+    if record.state is not found or not calls_arm(record):
         return
     await services.ledger.update(
         record.job_id,

@@ -49,6 +49,15 @@ async def run(services: Services, message: JobMessage, record: JobRecord) -> Ste
     )
 
 
+def calls_arm(record: JobRecord) -> bool:
+    """Whether `run` has ARM work for this row (else it only decides the step, at once)."""
+    return (
+        record.options.creates_in_target
+        or record.source_region is None
+        or not skips_target_check(record)
+    )
+
+
 def skips_target_check(record: JobRecord) -> bool:
     """The pair's last successful copy went into this very collection (admission checked), and
     no copied tags may have changed since: reading the collection again would only cost an ARM
