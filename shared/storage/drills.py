@@ -27,9 +27,17 @@ from shared.storage.etag import TableStore
 PARTITION = "drill"
 CLAIMS = "drill-claim"
 # A claim whose drill row is not there yet: the claimer is between its two writes (wait for
-# it), or crashed between them once the claim is this old (take the claim over).
-CLAIM_GRACE = timedelta(seconds=10)
+# it), or crashed between them once the claim is this old (take the claim over). The grace is
+# half of what one `start` can wait (MAX_ATTEMPTS waits), so a waiter takes a crashed claim over
+# instead of giving up; a claimer's two writes are milliseconds apart.
 _CLAIM_WAIT_SECONDS = 0.2
+CLAIM_GRACE = timedelta(seconds=etag.MAX_ATTEMPTS * _CLAIM_WAIT_SECONDS / 2)
+
+
+def _claimer_on_its_way(claim: dict[str, Any] | None, now: datetime) -> bool:
+    """Is the claim young enough that its drill row may still be on its way?"""
+    claimed_at = None if claim is None else claim.get("ClaimedAt")
+    return isinstance(claimed_at, datetime) and now - claimed_at < CLAIM_GRACE
 
 
 def to_entity(record: DrillRecord) -> dict[str, Any]:
@@ -68,16 +76,15 @@ class DrillStore(TableStore):
         key = pair_key(record.pair.source_collection_id, record.pair.target_region)
         for _ in range(etag.MAX_ATTEMPTS):
             claim, tag = await etag.read_entity(self.table, CLAIMS, key)
-            if claim is not None and claim.get("DrillId") != record.id:
-                current = await self.get(str(claim.get("DrillId")))
+            claimed = None if claim is None else str(claim.get("DrillId"))
+            if claimed is not None and claimed != record.id:
+                current = await self.get(claimed)
                 if current is not None and current.state is DrillState.RUNNING:
                     return current, False
-                claimed_at = claim.get("ClaimedAt")
-                fresh = isinstance(claimed_at, datetime) and clock() - claimed_at < CLAIM_GRACE
-                if current is None and fresh:
-                    await asyncio.sleep(_CLAIM_WAIT_SECONDS)  # its drill row is on its way
+                if current is None and _claimer_on_its_way(claim, clock()):
+                    await asyncio.sleep(_CLAIM_WAIT_SECONDS)
                     continue
-            if claim is None or claim.get("DrillId") != record.id:
+            if claimed != record.id:
                 row = {"PartitionKey": CLAIMS, "RowKey": key, "DrillId": record.id}
                 row["ClaimedAt"] = clock()
                 try:
