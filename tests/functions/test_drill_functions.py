@@ -134,6 +134,24 @@ async def test_drill_messages_that_cannot_run_end_quietly(fn_app: FunctionApp, t
     await fn_app.deliver("poison_drill", text, dequeue_count=5)
 
 
+def _drill(source: str, drill_id: str, now: datetime) -> DrillRecord:
+    """A drill of the pair (source -> westus) just started at `now`."""
+    return DrillRecord(
+        id=drill_id,
+        state=DrillState.RUNNING,
+        phase=DrillPhase.CREATE,
+        pair=DrillPair(source_collection_id=source, target_region=TARGET_REGION),
+        trigger="http",
+        subscription_id=SUBSCRIPTION,
+        resource_group=TARGET_GROUP,
+        started_at=now,
+        updated_at=now,
+        restore_point_id=f"{source}-westus/restorePoints/rp1",
+        source_restore_point_id=f"{source}/restorePoints/rp1",
+        step=0,
+    )
+
+
 async def _running_drill(
     fn_app: FunctionApp, salt: str, *, age: timedelta = timedelta(0)
 ) -> tuple[DrillRecord, str]:
@@ -157,20 +175,12 @@ async def _running_drill(
             "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": 4},
         }
         assert (await arm.put(disk_id, json=body)).status_code == 202
-    record = DrillRecord(
-        id=drill_id,
-        state=DrillState.RUNNING,
-        phase=DrillPhase.WAIT,
-        pair=DrillPair(source_collection_id=RPC, target_region=TARGET_REGION),
-        trigger="http",
-        subscription_id=SUBSCRIPTION,
-        resource_group=TARGET_GROUP,
-        started_at=now,
-        updated_at=now,
-        restore_point_id=f"{RPC}-westus/restorePoints/rp1",
-        source_restore_point_id=f"{RPC}/restorePoints/rp1",
-        step=2,
-        disks=(DrillDisk(name="d0", disk_id=disk_id, disk_restore_point_id=RPC + "/x"),),
+    record = _drill(RPC, drill_id, now).model_copy(
+        update={
+            "phase": DrillPhase.WAIT,
+            "step": 2,
+            "disks": (DrillDisk(name="d0", disk_id=disk_id, disk_restore_point_id=RPC + "/x"),),
+        }
     )
     await services.drills.create(record)
     return record, disk_id
@@ -225,20 +235,7 @@ async def test_the_sweep_fails_and_cleans_up_a_drill_that_stopped_moving(
 
 
 def _pair_drill(source: str, salt: str, now: datetime) -> DrillRecord:
-    return DrillRecord(
-        id=new_drill_id(now, salt),
-        state=DrillState.RUNNING,
-        phase=DrillPhase.CREATE,
-        pair=DrillPair(source_collection_id=source, target_region=TARGET_REGION),
-        trigger="http",
-        subscription_id=SUBSCRIPTION,
-        resource_group=TARGET_GROUP,
-        started_at=now,
-        updated_at=now,
-        restore_point_id=f"{source}-westus/restorePoints/rp1",
-        source_restore_point_id=f"{source}/restorePoints/rp1",
-        step=0,
-    )
+    return _drill(source, new_drill_id(now, salt), now)
 
 
 def _unique_source() -> str:

@@ -39,6 +39,16 @@ async def _job(job_id: str) -> JobRecord:
     return record
 
 
+async def deliver_visible(fn_app: FunctionApp) -> list[str]:
+    """Hand every visible stage message to its function, as the host would; their texts."""
+    delivered: list[str] = []
+    for setting, function in STAGE_FUNCTIONS.items():
+        for text in fn_app.receive(setting):
+            delivered.append(text)
+            await fn_app.deliver(function, text)
+    return delivered
+
+
 async def pump(
     fn_app: FunctionApp, job_id: str, *, timeout: float = 60.0
 ) -> tuple[JobRecord, list[str]]:
@@ -47,10 +57,7 @@ async def pump(
     delivered: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
-        for setting, function in STAGE_FUNCTIONS.items():
-            for text in fn_app.receive(setting):
-                delivered.append(text)
-                await fn_app.deliver(function, text)
+        delivered += await deliver_visible(fn_app)
         record = await _job(job_id)
         if record.state.terminal:
             return record, delivered

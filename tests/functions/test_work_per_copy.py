@@ -27,7 +27,7 @@ from shared.services import Services, get_services
 from shared.settings import DEFAULT_ARM_API_VERSION
 from tests.conftest import MakeServices
 from tests.functions.conftest import FunctionApp
-from tests.functions.test_queue_functions import STAGE_FUNCTIONS, _request, pump
+from tests.functions.test_queue_functions import _request, deliver_visible, pump
 from tests.functions.test_stage_failures import _take, start
 from tests.support import seed_source
 
@@ -44,12 +44,8 @@ async def _drain(fn_app: FunctionApp) -> None:
     """Hand on the stage messages earlier tests left visible, so that the calls counted next
     are this copy's alone (the counter is the whole process's)."""
     deadline = time.monotonic() + 60.0
-    while time.monotonic() < deadline:
-        left = [(f, t) for s, f in STAGE_FUNCTIONS.items() for t in fn_app.receive(s)]
-        if not left:
-            return
-        for function, text in left:
-            await fn_app.deliver(function, text)
+    while await deliver_visible(fn_app) and time.monotonic() < deadline:
+        pass
 
 
 async def _copy_and_count(fn_app: FunctionApp, restore_point_id: str) -> tuple[dict[str, int], int]:

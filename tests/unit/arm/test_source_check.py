@@ -95,17 +95,20 @@ async def arm(azure: Azure) -> AsyncIterator[ArmClient]:
     await client.close()
 
 
+async def inspect(arm: ArmClient, name: str) -> source_check.SourceFacts:
+    """What intake learns of restore point `name` of the test collection, copied to westus."""
+    return await source_check.inspect_source(
+        arm, RestorePointId.parse(f"{RPC}/restorePoints/{name}"), "westus"
+    )
+
+
 async def test_a_known_collection_costs_one_read_of_the_restore_point(
     arm: ArmClient, azure: Azure
 ) -> None:
     azure.add("rp1")
     azure.add("rp2")
-    first = await source_check.inspect_source(
-        arm, RestorePointId.parse(f"{RPC}/restorePoints/rp1"), "westus"
-    )
-    second = await source_check.inspect_source(
-        arm, RestorePointId.parse(f"{RPC}/restorePoints/rp2"), "westus"
-    )
+    first = await inspect(arm, "rp1")
+    second = await inspect(arm, "rp2")
     assert first.vm_id == second.vm_id == vm("vm-a")
     paths = [r.url.path.rsplit("/", 1)[-1] for r in azure.requests]
     assert paths == ["rpc1", "rp2"]
@@ -115,14 +118,10 @@ async def test_a_collection_re_created_for_another_vm_is_read_again(
     arm: ArmClient, azure: Azure
 ) -> None:
     azure.add("rp1")
-    await source_check.inspect_source(
-        arm, RestorePointId.parse(f"{RPC}/restorePoints/rp1"), "westus"
-    )
+    await inspect(arm, "rp1")
     azure.recreate_for("vm-b", "guid-b")
     azure.add("rp9")
-    facts = await source_check.inspect_source(
-        arm, RestorePointId.parse(f"{RPC}/restorePoints/rp9"), "westus"
-    )
+    facts = await inspect(arm, "rp9")
     assert facts.vm_id == vm("vm-b")
     # The restore point's GET showed another VM's GUID; the collection was then read again.
     assert [r.url.path.rsplit("/", 1)[-1] for r in azure.requests] == ["rpc1", "rp9", "rpc1"]
@@ -132,12 +131,8 @@ async def test_a_restore_point_gone_from_a_known_collection_is_a_clear_not_found
     arm: ArmClient, azure: Azure
 ) -> None:
     azure.add("rp1")
-    await source_check.inspect_source(
-        arm, RestorePointId.parse(f"{RPC}/restorePoints/rp1"), "westus"
-    )
+    await inspect(arm, "rp1")
     with pytest.raises(SourceProblem) as raised:
-        await source_check.inspect_source(
-            arm, RestorePointId.parse(f"{RPC}/restorePoints/nope"), "westus"
-        )
+        await inspect(arm, "nope")
     assert raised.value.code == "SourceRestorePointNotFound"
     assert "restorePoints/nope does not exist" in raised.value.detail
